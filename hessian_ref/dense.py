@@ -1,0 +1,181 @@
+"""Dense oracles: what every structured quantity is checked against.
+
+Three independent routes to the Hessian of the loss with respect to the flat
+parameters ``theta`` (layout in :mod:`hessian_ref.network`):
+
+* :func:`autograd_hessian` differentiates a separate autograd transcription
+  of the network's forward pass twice; it shares no derivative code with the
+  structured path.
+* :func:`hessian_from_blocks` assembles the matrices ``J``, ``M``, ``Q``,
+  ``R``, ``S`` and the shift of MATH.md section 3 densely from the per-layer
+  blocks and evaluates the claim-1 formula.
+* :func:`finite_difference_hvp` takes central differences of the gradient.
+
+Everything here is dense and meant for small problems only.
+"""
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import scipy.linalg
+
+from .layers import SoftmaxCrossEntropy
+
+__all__ = [
+    "autograd_gradient",
+    "autograd_hessian",
+    "autograd_layer_function",
+    "autograd_loss",
+    "chain_matrices",
+    "dense_augmented",
+    "finite_difference_hvp",
+    "hessian_from_blocks",
+]
+
+_AUTOGRAD_ACTIVATIONS = {
+    "tanh": anp.tanh,
+    "sigmoid": lambda u: 0.5 * (anp.tanh(0.5 * u) + 1.0),
+    "softplus": lambda u: anp.logaddexp(0.0, u),
+    "identity": lambda u: u,
+}
+
+
+def _affine(layer, x, Z):
+    o, i = layer.n_out, layer.n_in
+    W = anp.reshape(x[: o * i], (o, i))
+    c = x[o * i :]
+    return anp.dot(Z, W.T) + c
+
+
+def _head_loss(layer, U, targets):
+    B = U.shape[0]
+    if isinstance(layer, SoftmaxCrossEntropy):
+        onehot = np.eye(layer.n_out)[targets]
+        lse = anp.log(anp.sum(anp.exp(U - anp.max(U)), axis=1)) + anp.max(U)
+        return anp.sum(lse - anp.sum(U * onehot, axis=1)) / B
+    return 0.5 * anp.sum((U - targets) ** 2) / B
+
+
+def autograd_layer_function(layer, targets=None):
+    """``f(x, Z)`` of one layer in autograd NumPy, for differentiation.
+
+    For a hidden layer it returns the output ``(B, o)``; for a head (which
+    needs `targets`) the scalar loss.
+    """
+    if layer.is_head:
+        return lambda x, Z: _head_loss(layer, _affine(layer, x, Z), targets)
+    sigma = _AUTOGRAD_ACTIVATIONS[layer.activation.name]
+    return lambda x, Z: sigma(_affine(layer, x, Z))
+
+
+def autograd_loss(net, X, targets):
+    """The loss as an autograd-differentiable function of ``theta``."""
+    X, targets = net.check_batch(X, targets)
+    fs = [autograd_layer_function(layer, targets) for layer in net.layers]
+    bounds = list(zip(net.offsets[:-1], net.offsets[1:]))
+
+    def loss(theta):
+        Z = X
+        for f, (s, e) in zip(fs, bounds):
+            Z = f(theta[s:e], Z)
+        return Z
+
+    return loss
+
+
+def autograd_gradient(net, theta, X, targets):
+    """Gradient ``(P,)`` of the loss by reverse-mode autograd."""
+    theta = net.check_params(theta)
+    return autograd.grad(autograd_loss(net, X, targets))(theta)
+
+
+def autograd_hessian(net, theta, X, targets):
+    """Dense Hessian ``(P, P)`` of the loss by autograd."""
+    theta = net.check_params(theta)
+    return autograd.hessian(autograd_loss(net, X, targets))(theta)
+
+
+def finite_difference_hvp(net, theta, X, targets, v, h=1e-5):
+    """``H v`` by central differences of the structured gradient.
+
+    The truncation error is ``O(h^2)`` and rounding ``O(eps_mach / h)``, so
+    with the default step expect about 1e-8 to 1e-6 relative accuracy.
+    """
+    theta = net.check_params(theta)
+    v = np.asarray(v, dtype=float)
+    step = h / max(np.linalg.norm(v), np.finfo(float).tiny)
+    plus = net.gradient(theta + step * v, X, targets)
+    minus = net.gradient(theta - step * v, X, targets)
+    return (plus - minus) / (2 * step)
+
+
+def chain_matrices(lin):
+    """The dense matrices of MATH.md section 3 from per-layer blocks.
+
+    Parameters
+    ----------
+    lin : Linearization
+
+    Returns
+    -------
+    dict with
+        ``J`` (A, P), ``M`` (A, A), ``Q`` (P, P), ``R`` (P, A_in),
+        ``S`` (A_in, A_in), ``Sh`` (A_in, A), where ``A = a_1 + .. + a_L`` and
+        ``A_in = a_0 + .. + a_{L-1}``.
+    """
+    blocks = lin.layers
+    L = len(blocks)
+    a_out = lin.a[1:]
+    a_in = lin.a[:-1]
+    out_at = np.concatenate([[0], np.cumsum(a_out)])
+    in_at = np.concatenate([[0], np.cumsum(a_in)])
+
+    J = scipy.linalg.block_diag(*[blk.J for blk in blocks])
+    Q = scipy.linalg.block_diag(*[blk.Q for blk in blocks])
+    R = scipy.linalg.block_diag(*[blk.R for blk in blocks])
+    S = scipy.linalg.block_diag(*[blk.S for blk in blocks])
+
+    M = np.eye(out_at[-1])
+    Sh = np.zeros((in_at[-1], out_at[-1]))
+    for l in range(1, L):
+        # M: -G_l below the diagonal for l >= 2 (0-based l >= 1)
+        M[out_at[l] : out_at[l + 1], out_at[l - 1] : out_at[l]] = -blocks[l].G
+        # Sh: layer l's input is z_{l-1}; layer 1's input z_0 does not move
+        Sh[in_at[l] : in_at[l + 1], out_at[l - 1] : out_at[l]] = np.eye(a_in[l])
+    return {"J": J, "M": M, "Q": Q, "R": R, "S": S, "Sh": Sh}
+
+
+def hessian_from_blocks(lin):
+    """The claim-1 formula of MATH.md section 3, evaluated densely.
+
+    ``H = Q + R Sh M^{-1} J + (R Sh M^{-1} J)^T + J^T M^{-T} Sh^T S Sh M^{-1} J``
+
+    Returns
+    -------
+    H : (P, P) ndarray
+    """
+    m = chain_matrices(lin)
+    Y = scipy.linalg.solve_triangular(m["M"], m["J"], lower=True, unit_diagonal=True)
+    T = m["Sh"] @ Y
+    RT = m["R"] @ T
+    return m["Q"] + RT + RT.T + T.T @ (m["S"] @ T)
+
+
+def dense_augmented(lin, eps):
+    """The augmented matrix ``K`` of MATH.md section 4, unknowns ``(x, y, w)``.
+
+    Returns
+    -------
+    K : (P + 2A, P + 2A) ndarray
+    """
+    m = chain_matrices(lin)
+    P = m["Q"].shape[0]
+    A = m["M"].shape[0]
+    RSh = m["R"] @ m["Sh"]
+    return np.block(
+        [
+            [m["Q"] + eps * np.eye(P), RSh, m["J"].T],
+            [-m["J"], m["M"], np.zeros((A, A))],
+            [-RSh.T, -m["Sh"].T @ m["S"] @ m["Sh"], m["M"].T],
+        ]
+    )

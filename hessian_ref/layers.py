@@ -1,0 +1,319 @@
+"""Dense layers and fused loss heads, with every derivative derived by hand.
+
+Conventions (shared/MATH.md sections 1, 2 and 8), stated once here:
+
+* A layer maps a batch ``Z`` of shape ``(B, i)`` to ``(B, o)``; as a vector,
+  ``z`` is the row-major (sample-major) flattening, so entry ``(n, k)`` sits
+  at ``n * o + k``.
+* A layer's parameter vector ``x`` holds the weights ``W`` (``o x i``)
+  row-major, then the bias ``c`` (``o``): ``W[k, j]`` sits at ``k * i + j``
+  and ``c[k]`` at ``o * i + k``. ``p = o * i + o``.
+* Every layer is an affine map ``U = Z W^T + 1 c^T`` followed by a function
+  of ``U``: an elementwise activation for :class:`Dense`, a scalar loss for
+  the heads :class:`SoftmaxCrossEntropy` and :class:`MeanSquaredError`.
+
+For the curvature, MATH.md section 2 looks at the scalar
+``phi(z, x) = b . f(z; x)`` with the backward row vector ``b`` held fixed
+(``b = 1`` for a head). All three blocks ``Q``, ``R``, ``S`` follow from two
+quantities of ``phi`` as a function of ``U``: its gradient ``Delta``
+(``B x o``) and its per-sample Hessian ``Lambda`` (``B x o x o``; ``phi`` is a
+sum over samples, so there is no coupling between samples). For a dense
+layer ``Delta = beta * sigma'(U)`` and ``Lambda_n = diag(beta_n *
+sigma''(U_n))``; for a head they are the derivatives of the loss.
+"""
+
+import numpy as np
+
+from .activations import get_activation
+
+__all__ = ["LOSSES", "Dense", "MeanSquaredError", "SoftmaxCrossEntropy"]
+
+
+def _block_diagonal(blocks):
+    """Stack ``(B, r, c)`` blocks into the ``(B r, B c)`` block-diagonal matrix."""
+    B, r, c = blocks.shape
+    eye = np.eye(B)
+    return np.einsum("nm,nrc->nrmc", eye, blocks).reshape(B * r, B * c)
+
+
+class _Affine:
+    """What every layer shares: the affine map, its layout and curvature."""
+
+    def __init__(self, n_in, n_out):
+        for name, value in (("n_in", n_in), ("n_out", n_out)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name}: expected a positive int, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name}: expected a positive int, got {value}")
+        self.n_in = int(n_in)
+        self.n_out = int(n_out)
+        self.n_params = self.n_out * self.n_in + self.n_out
+
+    def unpack(self, x):
+        """Views ``W`` (``(o, i)``) and ``c`` (``(o,)``) of the parameters `x`."""
+        x = self._check_params(x)
+        o, i = self.n_out, self.n_in
+        return x[: o * i].reshape(o, i), x[o * i :]
+
+    def pack(self, W, c):
+        """The flat parameter vector of weights `W` and bias `c`."""
+        W = np.asarray(W, dtype=float)
+        c = np.asarray(c, dtype=float)
+        if W.shape != (self.n_out, self.n_in) or c.shape != (self.n_out,):
+            raise ValueError(
+                f"W, c: expected shapes {(self.n_out, self.n_in)} and "
+                f"{(self.n_out,)}, got {W.shape} and {c.shape}"
+            )
+        return np.concatenate([W.ravel(), c])
+
+    def _check_params(self, x):
+        x = np.asarray(x, dtype=float)
+        if x.shape != (self.n_params,):
+            raise ValueError(
+                f"x: expected the layer's parameters of shape ({self.n_params},), "
+                f"got {x.shape}"
+            )
+        return x
+
+    def _check_input(self, Z):
+        Z = np.asarray(Z, dtype=float)
+        if Z.ndim != 2 or Z.shape[1] != self.n_in:
+            raise ValueError(
+                f"Z: expected a batch of shape (B, {self.n_in}), got {Z.shape}"
+            )
+        return Z
+
+    def _preactivation(self, x, Z):
+        W, c = self.unpack(x)
+        return Z @ W.T + c
+
+    def _param_tangent(self, Z):
+        """``T`` of shape ``(B, o, p)`` with ``T[n, k] = dU[n, k] / dx``."""
+        B = Z.shape[0]
+        o = self.n_out
+        eye = np.eye(o)
+        # U[n, k] = sum_j W[k, j] Z[n, j] + c[k]: row k of W sees Z[n], c[k] sees 1
+        T_W = np.einsum("kq,nj->nkqj", eye, Z).reshape(B, o, o * self.n_in)
+        T_c = np.broadcast_to(eye, (B, o, o))
+        return np.concatenate([T_W, T_c], axis=2)
+
+    def _weight_selector(self):
+        """``E`` of shape ``(o, i, p)`` with ``E[k, j] = dW[k, j] / dx``."""
+        o, i = self.n_out, self.n_in
+        E_W = np.eye(o * i).reshape(o, i, o * i)
+        return np.concatenate([E_W, np.zeros((o, i, o))], axis=2)
+
+    def _curvature(self, x, Z, Delta, Lam):
+        """``Q, R, S`` of ``phi`` from its ``U``-gradient and ``U``-Hessian."""
+        W, _ = self.unpack(x)
+        B = Z.shape[0]
+        p = self.n_params
+        T = self._param_tangent(Z)
+
+        # Q = sum_n T_n^T Lambda_n T_n: U is linear in x, so only Lambda enters
+        LT = np.einsum("nkl,nlq->nkq", Lam, T)
+        Q = T.reshape(-1, p).T @ LT.reshape(-1, p)
+
+        # S_n = W^T Lambda_n W: block diagonal over samples
+        LW = Lam @ W
+        S = _block_diagonal(np.einsum("kj,nkl->njl", W, LW))
+
+        # R[x_p, z_(m, j)] = sum_kl T[m,k,p] Lambda_m[k,l] W[l,j]
+        #                    + sum_k Delta[m,k] dW[k,j]/dx_p  (from Z W^T itself)
+        R = np.einsum("mkp,mkj->pmj", T, LW)
+        R += np.einsum("mk,kjp->pmj", Delta, self._weight_selector())
+        return Q, R.reshape(p, B * self.n_in), S
+
+
+class Dense(_Affine):
+    """A dense layer ``f(Z; x) = sigma(Z W^T + 1 c^T)``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input width ``i`` and output width ``o``.
+    activation : str
+        One of ``"tanh"``, ``"sigmoid"``, ``"softplus"``, ``"identity"``.
+    """
+
+    is_head = False
+
+    def __init__(self, n_in, n_out, activation="tanh"):
+        super().__init__(n_in, n_out)
+        self.activation = get_activation(activation)
+
+    def __repr__(self):
+        return f"Dense({self.n_in}, {self.n_out}, {self.activation.name!r})"
+
+    def forward(self, x, Z):
+        """Output ``sigma(U)`` of shape ``(B, o)`` for input `Z` ``(B, i)``."""
+        Z = self._check_input(Z)
+        return self.activation.value(self._preactivation(x, Z))
+
+    def jacobians(self, x, Z):
+        """Parameter and input Jacobians of the flattened output.
+
+        Returns
+        -------
+        J : (B o, p) ndarray
+            ``d f / d x``.
+        G : (B o, B i) ndarray
+            ``d f / d z``, block diagonal over samples,
+            ``G_n = diag(sigma'(U_n)) W``.
+        """
+        Z = self._check_input(Z)
+        W, _ = self.unpack(x)
+        B = Z.shape[0]
+        d1 = self.activation.d1(self._preactivation(x, Z))
+
+        J = (d1[:, :, None] * self._param_tangent(Z)).reshape(B * self.n_out, -1)
+        G = _block_diagonal(d1[:, :, None] * W)
+        return J, G
+
+    def curvature(self, x, Z, b):
+        """Second derivatives of ``phi = b . f(z; x)`` with `b` held fixed.
+
+        Parameters
+        ----------
+        x : (p,) ndarray
+        Z : (B, i) ndarray
+        b : (B o,) ndarray
+            Backward row vector ``d z_L / d z_l`` of this layer's output.
+
+        Returns
+        -------
+        Q : (p, p) ndarray
+        R : (p, B i) ndarray
+        S : (B i, B i) ndarray
+        """
+        Z = self._check_input(Z)
+        B, o = Z.shape[0], self.n_out
+        b = np.asarray(b, dtype=float)
+        if b.shape != (B * o,):
+            raise ValueError(f"b: expected shape ({B * o},), got {b.shape}")
+        U = self._preactivation(x, Z)
+        beta = b.reshape(B, o)
+
+        Delta = beta * self.activation.d1(U)
+        Gamma = beta * self.activation.d2(U)
+        Lam = Gamma[:, :, None] * np.eye(o)
+        return self._curvature(x, Z, Delta, Lam)
+
+
+class _Head(_Affine):
+    """A final layer: the affine map fused with a mean loss over the batch."""
+
+    is_head = True
+
+    def forward(self, x, Z, targets):
+        """The scalar loss of the batch `Z` ``(B, i)``."""
+        Z = self._check_input(Z)
+        targets = self.check_targets(targets, Z.shape[0])
+        return self._loss(self._preactivation(x, Z), targets)
+
+    def jacobians(self, x, Z, targets):
+        """Gradients of the loss as ``1``-row Jacobians.
+
+        Returns
+        -------
+        J : (1, p) ndarray
+            ``d loss / d x``.
+        G : (1, B i) ndarray
+            ``d loss / d z``, the flattening of ``Delta W``.
+        """
+        Z = self._check_input(Z)
+        targets = self.check_targets(targets, Z.shape[0])
+        W, _ = self.unpack(x)
+        Delta, _ = self._loss_derivatives(self._preactivation(x, Z), targets)
+
+        J = np.einsum("nk,nkp->p", Delta, self._param_tangent(Z))[None, :]
+        G = (Delta @ W).reshape(1, -1)
+        return J, G
+
+    def curvature(self, x, Z, targets):
+        """``Q``, ``R``, ``S`` of the loss (``b_L = 1``); shapes as :meth:`Dense.curvature`."""
+        Z = self._check_input(Z)
+        targets = self.check_targets(targets, Z.shape[0])
+        Delta, Lam = self._loss_derivatives(self._preactivation(x, Z), targets)
+        return self._curvature(x, Z, Delta, Lam)
+
+
+def _softmax(U):
+    E = np.exp(U - U.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+class SoftmaxCrossEntropy(_Head):
+    """Affine map to ``o`` logits, then the mean softmax cross-entropy.
+
+    ``loss = (1/B) sum_n (logsumexp(U_n) - U_n[y_n])``. Targets are integer
+    class labels of shape ``(B,)`` in ``0 .. o-1``.
+    """
+
+    def __repr__(self):
+        return f"SoftmaxCrossEntropy({self.n_in}, {self.n_out})"
+
+    def check_targets(self, targets, batch):
+        """Validated labels as an int array of shape ``(batch,)``."""
+        y = np.asarray(targets)
+        if y.shape != (batch,):
+            raise ValueError(
+                f"targets: expected class labels of shape ({batch},), got {y.shape}"
+            )
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(
+                f"targets: expected integer class labels, got dtype {y.dtype}"
+            )
+        if batch and (y.min() < 0 or y.max() >= self.n_out):
+            bad = y[(y < 0) | (y >= self.n_out)][0]
+            raise ValueError(
+                f"targets: expected labels in 0..{self.n_out - 1}, got {bad}"
+            )
+        return y
+
+    def _loss(self, U, y):
+        B = U.shape[0]
+        m = U.max(axis=1)
+        lse = m + np.log(np.exp(U - m[:, None]).sum(axis=1))
+        return float(np.mean(lse - U[np.arange(B), y]))
+
+    def _loss_derivatives(self, U, y):
+        B, o = U.shape
+        P = _softmax(U)
+        Delta = P.copy()
+        Delta[np.arange(B), y] -= 1.0
+        Lam = P[:, :, None] * np.eye(o) - P[:, :, None] * P[:, None, :]
+        return Delta / B, Lam / B
+
+
+class MeanSquaredError(_Head):
+    """Affine map to ``o`` outputs, then ``(1 / 2B) sum_n ||U_n - t_n||^2``.
+
+    Targets are real arrays of shape ``(B, o)``.
+    """
+
+    def __repr__(self):
+        return f"MeanSquaredError({self.n_in}, {self.n_out})"
+
+    def check_targets(self, targets, batch):
+        """Validated targets as a float array of shape ``(batch, o)``."""
+        t = np.asarray(targets, dtype=float)
+        if t.shape != (batch, self.n_out):
+            raise ValueError(
+                f"targets: expected regression targets of shape "
+                f"({batch}, {self.n_out}), got {t.shape}"
+            )
+        if not np.all(np.isfinite(t)):
+            raise ValueError("targets: expected finite values, got NaN or infinity")
+        return t
+
+    def _loss(self, U, t):
+        return float(0.5 * np.sum((U - t) ** 2) / U.shape[0])
+
+    def _loss_derivatives(self, U, t):
+        B, o = U.shape
+        Lam = np.broadcast_to(np.eye(o) / B, (B, o, o))
+        return (U - t) / B, Lam
+
+
+LOSSES = {"cross_entropy": SoftmaxCrossEntropy, "squared_error": MeanSquaredError}

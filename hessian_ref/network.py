@@ -1,0 +1,314 @@
+"""A multilayer perceptron as a chain of layers on a batch.
+
+The flat parameter layout (shared/MATH.md section 8), stated once here:
+``theta`` is the concatenation over layers ``l = 1..L`` (index ``l - 1`` in
+code) of each layer's ``x_l``; inside a layer, the weights ``W_l``
+(``out x in``) row-major, then the bias ``c_l``. The batch is sample-major:
+``z_l`` is ``Z_l.ravel()`` for ``Z_l`` of shape ``(B, h_l)``. The loss is the
+mean over the batch.
+
+Hidden layers are :class:`~hessian_ref.layers.Dense`; the last layer is a
+loss head that fuses its affine map with the loss, so ``z_L`` is the scalar
+loss and ``a_L = 1``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layers import LOSSES, Dense
+
+__all__ = ["MLP", "LayerBlocks", "Linearization"]
+
+
+@dataclass(frozen=True)
+class LayerBlocks:
+    """The derivative blocks of one layer at one point (MATH.md section 2).
+
+    Attributes
+    ----------
+    J : (a_l, p_l) ndarray
+        Parameter Jacobian.
+    G : (a_l, a_{l-1}) ndarray
+        Input Jacobian.
+    Q : (p_l, p_l) ndarray
+    R : (p_l, a_{l-1}) ndarray
+    S : (a_{l-1}, a_{l-1}) ndarray
+        Second derivatives of ``b_l . f_l`` with respect to ``(x, x)``,
+        ``(x, z)`` and ``(z, z)``.
+    b : (a_l,) ndarray
+        Backward row vector ``d z_L / d z_l``.
+    """
+
+    J: np.ndarray
+    G: np.ndarray
+    Q: np.ndarray
+    R: np.ndarray
+    S: np.ndarray
+    b: np.ndarray
+
+
+@dataclass(frozen=True)
+class Linearization:
+    """Everything first and second order about one network at one batch.
+
+    Attributes
+    ----------
+    loss : float
+    gradient : (P,) ndarray
+    layers : tuple of LayerBlocks
+        One per layer, ``l = 1..L`` at index ``l - 1``.
+    p : tuple of int
+        Parameter counts ``p_l``.
+    a : tuple of int
+        State sizes ``a_0, a_1, ..., a_L`` (``a_L = 1``), so ``a[l]`` is the
+        size of ``z_l``.
+    """
+
+    loss: float
+    gradient: np.ndarray
+    layers: tuple
+    p: tuple
+    a: tuple
+
+
+def _check_finite(name, array):
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+
+
+class MLP:
+    """A multilayer perceptron with a fused loss head.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``(h_0, h_1, ..., h_L)``: input width, hidden widths, and the output
+        width of the head (number of classes, or of regression targets).
+        ``len(widths) - 1`` is the depth ``L``; ``L = 1`` is a single head
+        (softmax or linear regression).
+    activation : str or sequence of str
+        Activation of the hidden layers: one name for all of them, or one
+        per hidden layer (``L - 1`` names). See
+        :data:`hessian_ref.activations.ACTIVATIONS`.
+    loss : {"cross_entropy", "squared_error"}
+        Mean softmax cross-entropy with integer labels, or mean squared
+        error ``(1 / 2B) sum ||U - t||^2`` with targets of shape ``(B, h_L)``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        On widths that are not positive ints, an unknown activation or loss,
+        or a wrong number of activations.
+    """
+
+    def __init__(self, widths, activation="tanh", loss="cross_entropy"):
+        widths = tuple(widths)
+        if len(widths) < 2:
+            raise ValueError(
+                f"widths: expected at least 2 entries (input and output), "
+                f"got {widths!r}"
+            )
+        if loss not in LOSSES:
+            raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
+        n_hidden = len(widths) - 2
+        if isinstance(activation, str):
+            activations = (activation,) * n_hidden
+        else:
+            activations = tuple(activation)
+            if len(activations) != n_hidden:
+                raise ValueError(
+                    f"activation: expected one name or {n_hidden} names (one per "
+                    f"hidden layer), got {len(activations)}"
+                )
+        for value in widths:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"widths: expected positive ints, got {widths!r}")
+            if value < 1:
+                raise ValueError(f"widths: expected positive ints, got {widths!r}")
+
+        hidden = [
+            Dense(widths[l], widths[l + 1], activations[l]) for l in range(n_hidden)
+        ]
+        head = LOSSES[loss](widths[-2], widths[-1])
+        self.widths = tuple(int(h) for h in widths)
+        self.activations = tuple(layer.activation.name for layer in hidden)
+        self.loss_name = loss
+        self.layers = (*hidden, head)
+        self.p = tuple(layer.n_params for layer in self.layers)
+        self.offsets = tuple(np.concatenate([[0], np.cumsum(self.p)]).tolist())
+        self.n_params = self.offsets[-1]
+
+    def __repr__(self):
+        return (
+            f"MLP(widths={self.widths}, activation={self.activations}, "
+            f"loss={self.loss_name!r})"
+        )
+
+    @property
+    def depth(self):
+        """Number of layers ``L``, the head included."""
+        return len(self.layers)
+
+    def state_sizes(self, batch):
+        """``(a_0, ..., a_L)`` for a batch of `batch` samples; ``a_L = 1``."""
+        return tuple(batch * h for h in self.widths[:-1]) + (1,)
+
+    # -- parameters -----------------------------------------------------
+
+    def split(self, theta):
+        """Per-layer views ``x_1 .. x_L`` of the flat vector `theta`."""
+        theta = self.check_params(theta)
+        return [theta[s:e] for s, e in zip(self.offsets[:-1], self.offsets[1:])]
+
+    def unpack(self, theta):
+        """Per-layer ``(W_l, c_l)`` views of `theta`."""
+        return [layer.unpack(x) for layer, x in zip(self.layers, self.split(theta))]
+
+    def pack(self, weights, biases):
+        """The flat ``theta`` of per-layer weights ``(out, in)`` and biases."""
+        if len(weights) != self.depth or len(biases) != self.depth:
+            raise ValueError(
+                f"weights, biases: expected {self.depth} of each, got "
+                f"{len(weights)} and {len(biases)}"
+            )
+        return np.concatenate(
+            [lay.pack(W, c) for lay, W, c in zip(self.layers, weights, biases)]
+        )
+
+    def init(self, seed=0, gain=1.0, bias_scale=0.1):
+        """Seeded parameters whose signals and curvature survive the depth.
+
+        Weights are (semi-)orthogonal, scaled by `gain` (``1`` is the critical
+        gain of tanh; MATH.md section 10 explains why a careless scale makes
+        ``H`` vanish with depth); biases are normal with standard deviation
+        `bias_scale`.
+
+        Returns
+        -------
+        theta : (P,) ndarray
+        """
+        rng = np.random.default_rng(seed)
+        weights, biases = [], []
+        for layer in self.layers:
+            o, i = layer.n_out, layer.n_in
+            A = rng.standard_normal((max(o, i), min(o, i)))
+            Qm, Rm = np.linalg.qr(A)
+            Qm *= np.sign(np.diag(Rm))  # a uniformly distributed orthogonal factor
+            W = Qm if o >= i else Qm.T
+            weights.append(gain * W)
+            biases.append(bias_scale * rng.standard_normal(o))
+        return self.pack(weights, biases)
+
+    # -- validation -----------------------------------------------------
+
+    def check_params(self, theta):
+        """`theta` as a float array of shape ``(P,)``, checked finite."""
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != (self.n_params,):
+            raise ValueError(
+                f"theta: expected the flat parameters of shape ({self.n_params},), "
+                f"got {theta.shape}"
+            )
+        _check_finite("theta", theta)
+        return theta
+
+    def check_batch(self, X, targets):
+        """`X` as a ``(B, h_0)`` float array and validated `targets`."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.widths[0] or X.shape[0] < 1:
+            raise ValueError(
+                f"X: expected a batch of shape (B, {self.widths[0]}) with B >= 1, "
+                f"got {X.shape}"
+            )
+        if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+            raise TypeError(f"X: expected real numbers, got dtype {X.dtype}")
+        X = X.astype(float)
+        _check_finite("X", X)
+        targets = self.layers[-1].check_targets(targets, X.shape[0])
+        return X, targets
+
+    # -- passes ---------------------------------------------------------
+
+    def _inputs(self, xs, X):
+        """Layer inputs ``Z_0 .. Z_{L-1}`` by the forward pass."""
+        Zs = [X]
+        for layer, x in zip(self.layers[:-1], xs[:-1]):
+            Zs.append(layer.forward(x, Zs[-1]))
+        return Zs
+
+    def loss(self, theta, X, targets):
+        """The mean loss over the batch."""
+        xs = self.split(theta)
+        X, targets = self.check_batch(X, targets)
+        Zs = self._inputs(xs, X)
+        return self.layers[-1].forward(xs[-1], Zs[-1], targets)
+
+    def activations_of(self, theta, X):
+        """Hidden activations ``Z_1 .. Z_{L-1}`` (each ``(B, h_l)``) for input `X`."""
+        xs = self.split(theta)
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.widths[0]:
+            raise ValueError(
+                f"X: expected a batch of shape (B, {self.widths[0]}), got {X.shape}"
+            )
+        _check_finite("X", X)
+        return self._inputs(xs, X)[1:]
+
+    def gradient(self, theta, X, targets):
+        """Gradient of the loss by one backward pass (claim C1).
+
+        ``b_L = 1``, ``b_{l-1} = b_l G_l``, ``g_l = b_l J_l``.
+
+        Returns
+        -------
+        g : (P,) ndarray
+        """
+        return self._backward(theta, X, targets)[0]
+
+    def _backward(self, theta, X, targets):
+        xs = self.split(theta)
+        X, targets = self.check_batch(X, targets)
+        Zs = self._inputs(xs, X)
+        L = self.depth
+
+        jacobians = [None] * L
+        jacobians[-1] = self.layers[-1].jacobians(xs[-1], Zs[-1], targets)
+        bs = [None] * L
+        bs[-1] = np.ones(1)
+        for l in range(L - 2, -1, -1):
+            # MATH.md section 1: b_{l-1} = b_l G_l, with G of the layer above
+            bs[l] = bs[l + 1] @ jacobians[l + 1][1]
+            jacobians[l] = self.layers[l].jacobians(xs[l], Zs[l])
+        grad = np.concatenate([b @ J for b, (J, _) in zip(bs, jacobians)])
+        return grad, xs, Zs, bs, jacobians, targets
+
+    def linearize(self, theta, X, targets):
+        """Loss, gradient and every layer's blocks ``J, G, Q, R, S``.
+
+        Parameters
+        ----------
+        theta : (P,) ndarray
+        X : (B, h_0) ndarray
+        targets : (B,) int ndarray or (B, h_L) ndarray
+
+        Returns
+        -------
+        Linearization
+        """
+        grad, xs, Zs, bs, jacobians, targets = self._backward(theta, X, targets)
+        layers = []
+        for l, layer in enumerate(self.layers):
+            J, G = jacobians[l]
+            # the head's backward vector is b_L = 1; it takes the targets instead
+            extra = targets if layer.is_head else bs[l]
+            Q, R, S = layer.curvature(xs[l], Zs[l], extra)
+            layers.append(LayerBlocks(J=J, G=G, Q=Q, R=R, S=S, b=bs[l]))
+        loss = self.layers[-1].forward(xs[-1], Zs[-1], targets)
+        return Linearization(
+            loss=loss,
+            gradient=grad,
+            layers=tuple(layers),
+            p=self.p,
+            a=self.state_sizes(X.shape[0]),
+        )

@@ -231,7 +231,7 @@ class _Head(_Affine):
         return J, G
 
     def curvature(self, x, Z, targets):
-        """``Q``, ``R``, ``S`` of the loss (``b_L = 1``); shapes as :meth:`Dense.curvature`."""
+        """``Q``, ``R``, ``S`` of the loss (``b_L = 1``), shaped as for `Dense`."""
         Z = self._check_input(Z)
         targets = self.check_targets(targets, Z.shape[0])
         Delta, Lam = self._loss_derivatives(self._preactivation(x, Z), targets)

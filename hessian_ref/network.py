@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_finite, check_real_array
 from .layers import LOSSES, Dense
 
 __all__ = ["MLP", "LayerBlocks", "Linearization"]
@@ -70,11 +71,6 @@ class Linearization:
     layers: tuple
     p: tuple
     a: tuple
-
-
-def _check_finite(name, array):
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: expected finite values, got NaN or infinity")
 
 
 class MLP:
@@ -204,13 +200,13 @@ class MLP:
 
     def check_params(self, theta):
         """`theta` as a float array of shape ``(P,)``, checked finite."""
-        theta = np.asarray(theta, dtype=float)
+        theta = check_real_array("theta", theta)
         if theta.shape != (self.n_params,):
             raise ValueError(
                 f"theta: expected the flat parameters of shape ({self.n_params},), "
                 f"got {theta.shape}"
             )
-        _check_finite("theta", theta)
+        check_finite("theta", theta)
         return theta
 
     def check_batch(self, X, targets):
@@ -221,10 +217,8 @@ class MLP:
                 f"X: expected a batch of shape (B, {self.widths[0]}) with B >= 1, "
                 f"got {X.shape}"
             )
-        if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-            raise TypeError(f"X: expected real numbers, got dtype {X.dtype}")
-        X = X.astype(float)
-        _check_finite("X", X)
+        X = check_real_array("X", X)
+        check_finite("X", X)
         targets = self.layers[-1].check_targets(targets, X.shape[0])
         return X, targets
 
@@ -252,7 +246,7 @@ class MLP:
             raise ValueError(
                 f"X: expected a batch of shape (B, {self.widths[0]}), got {X.shape}"
             )
-        _check_finite("X", X)
+        check_finite("X", X)
         return self._inputs(xs, X)[1:]
 
     def gradient(self, theta, X, targets):

@@ -1,0 +1,200 @@
+"""The augmented system ``K``, its pivot, and ``(H + eps I)^{-1} v``.
+
+MATH.md section 4: naming the two sweeps of the Hessian-vector product as
+unknowns, ``y = M^{-1} J x`` and ``w = M^{-T} Sh^T (R^T x + S Sh y)``, turns
+``(H + eps I) x = v`` into ``K (x, y, w) = (v, 0, 0)``.
+
+MATH.md section 5: reordering the unknowns (and equations) from
+``(x_1..x_L, y_1..y_L, w_1..w_L)`` to ``(x_1, y_1, w_1, ..., x_L, y_L, w_L)``
+makes ``K' = Pi K Pi^T`` block tridiagonal with ``L`` square diagonal blocks of
+size ``p_l + 2 a_l``. Inside block ``l`` the unknowns and the equations come
+as ``x_l, y_l, w_l``::
+
+             x   y_{l-1}  w  | x_l      y_l      w_l   | x_{l+1}     y  w_{l+1}
+    x-row l:  .   R_l      .  | Q_l+eps   .       J_l^T |  .          .   .
+    y-row l:  .   -G_l     .  | -J_l      I        .    |  .          .   .
+    w-row l:  .    .       .  |  .      -S_{l+1}   I    | -R_{l+1}^T  .  -G_{l+1}^T
+
+so ``E_l`` (below the diagonal) carries only ``R_l`` and ``-G_l`` in its
+``y_{l-1}`` column, and ``F_l`` (above) only the w-row. Terms naming layer
+``l - 1`` exist for ``l >= 2`` and those naming ``l + 1`` for ``l < L``.
+
+The pivot is a permutation: ``Pi^{-1} = Pi^T``. As a regrouping of a 3 x L
+grid of blocks into an L x 3 grid it undoes itself, but as a matrix
+``Pi Pi != I`` as soon as the blocks differ in size (always here, since
+``a_L = 1``); un-pivot with ``Pi^T`` (CLAIMS.md C12, erratum E2).
+"""
+
+import numpy as np
+
+from ._checks import check_eps, check_vectors
+from .block_tridiagonal import BlockTridiagonal
+
+__all__ = [
+    "augmented_system",
+    "hessian_inverse_product",
+    "pivot_matrix",
+    "pivot_permutation",
+    "solve_from_blocks",
+]
+
+
+def pivot_permutation(p, a):
+    """The pivot as an index array.
+
+    Parameters
+    ----------
+    p : sequence of int
+        ``p_1 .. p_L``.
+    a : sequence of int
+        ``a_1 .. a_L`` (the sizes of ``y_l`` and ``w_l``; not ``a_0``).
+
+    Returns
+    -------
+    perm : (P + 2A,) int ndarray
+        ``s' = s[perm]`` reorders ``s = (x, y, w)`` layer-major; the inverse
+        is ``s = s'[argsort(perm)]``, i.e. ``Pi^T``.
+    """
+    p = np.asarray(p, dtype=int)
+    a = np.asarray(a, dtype=int)
+    if p.ndim != 1 or a.shape != p.shape or p.size == 0:
+        raise ValueError(
+            f"p, a: expected two equal-length, non-empty sequences, got "
+            f"{p.shape} and {a.shape}"
+        )
+    x_at = np.concatenate([[0], np.cumsum(p)])
+    y_at = x_at[-1] + np.concatenate([[0], np.cumsum(a)])
+    w_at = y_at[-1] + np.concatenate([[0], np.cumsum(a)])
+    pieces = []
+    for l in range(p.size):
+        pieces += [
+            np.arange(x_at[l], x_at[l + 1]),
+            np.arange(y_at[l], y_at[l + 1]),
+            np.arange(w_at[l], w_at[l + 1]),
+        ]
+    return np.concatenate(pieces)
+
+
+def pivot_matrix(p, a):
+    """The permutation matrix ``Pi`` with ``s' = Pi s`` (dense; for checks)."""
+    perm = pivot_permutation(p, a)
+    Pi = np.zeros((perm.size, perm.size))
+    Pi[np.arange(perm.size), perm] = 1.0
+    return Pi
+
+
+def augmented_system(lin, eps):
+    """The pivoted augmented matrix ``K'`` as a :class:`BlockTridiagonal`.
+
+    Built layer by layer from the blocks of `lin`; no dense ``K`` is formed.
+
+    Parameters
+    ----------
+    lin : Linearization
+    eps : float
+        Damping added to the parameter-parameter block.
+
+    Returns
+    -------
+    BlockTridiagonal
+        ``L`` diagonal blocks of sizes ``p_l + 2 a_l``.
+    """
+    eps = check_eps(eps)
+    blocks = lin.layers
+    L = len(blocks)
+    p, a = lin.p, lin.a[1:]
+    diagonal, lower, upper = [], [], []
+    for l, blk in enumerate(blocks):
+        P_, A_ = p[l], a[l]
+        x, y, w = slice(0, P_), slice(P_, P_ + A_), slice(P_ + A_, P_ + 2 * A_)
+
+        D = np.zeros((P_ + 2 * A_, P_ + 2 * A_))
+        D[x, x] = blk.Q + eps * np.eye(P_)
+        D[x, w] = blk.J.T
+        D[y, x] = -blk.J
+        D[y, y] = np.eye(A_)
+        D[w, w] = np.eye(A_)
+        if l + 1 < L:
+            D[w, y] = -blocks[l + 1].S
+        diagonal.append(D)
+
+        if l > 0:
+            # block (l, l-1): layer l's x- and y-rows on y_{l-1}
+            size_below = p[l - 1] + 2 * a[l - 1]
+            y_below = slice(p[l - 1], p[l - 1] + a[l - 1])
+            E = np.zeros((P_ + 2 * A_, size_below))
+            E[x, y_below] = blk.R
+            E[y, y_below] = -blk.G
+            lower.append(E)
+
+            # block (l-1, l): layer l-1's w-row on x_l and w_l
+            F = np.zeros((size_below, P_ + 2 * A_))
+            w_below = slice(p[l - 1] + a[l - 1], size_below)
+            F[w_below, x] = -blk.R.T
+            F[w_below, w] = -blk.G.T
+            upper.append(F)
+    return BlockTridiagonal(diagonal, lower, upper)
+
+
+def solve_from_blocks(lin, v, eps):
+    """``(H + eps I)^{-1} v`` from the blocks of a linearization.
+
+    Solves ``K' s' = Pi (v, 0, 0)`` by block elimination and reads ``x`` out
+    of ``Pi^T s'``. Shapes and errors as :func:`hessian_inverse_product`.
+    """
+    P = sum(lin.p)
+    v = check_vectors("v", v, P)
+    Kp = augmented_system(lin, eps)
+    a = lin.a[1:]
+    perm = pivot_permutation(lin.p, a)
+
+    rhs = np.zeros((P + 2 * sum(a),) + v.shape[1:])
+    rhs[:P] = v
+    s = np.empty_like(rhs)
+    s[perm] = Kp.factor().solve(rhs[perm])  # s = Pi^T s'
+    return s[:P]
+
+
+def hessian_inverse_product(net, theta, X, targets, v, eps):
+    """The damped inverse Hessian-vector product ``(H + eps I)^{-1} v``.
+
+    ``H`` is the Hessian of the mean loss of `net` with respect to the flat
+    parameters (layout in :mod:`hessian_ref.network`) at `theta` on the batch
+    ``(X, targets)``. The cost is linear in the depth: ``L`` factorizations of
+    blocks of size ``p_l + 2 a_l`` with ``a_l = B h_l``.
+
+    Parameters
+    ----------
+    net : MLP
+    theta : (P,) ndarray
+    X : (B, h_0) ndarray
+    targets : (B,) int ndarray or (B, h_L) ndarray
+    v : (P,) or (P, k) ndarray
+        One right-hand side, or ``k`` of them sharing one factorization.
+    eps : float
+        Damping, ``eps > 0``.
+
+    Returns
+    -------
+    x : ndarray of the shape of `v`
+
+    Raises
+    ------
+    ValueError, TypeError
+        On shapes that do not fit, non-finite input, labels out of range or
+        ``eps <= 0``; raised before any work is done.
+    SingularBlockError
+        If a pivot block of the elimination is singular. Block elimination
+        pivots only inside blocks, so this can happen while ``H + eps I`` is
+        nonsingular (MATH.md section 6); a pivoted banded solver is not part
+        of this release.
+
+    Notes
+    -----
+    Inputs are converted to float64; nothing the caller passed is modified.
+    """
+    theta = net.check_params(theta)
+    X, targets = net.check_batch(X, targets)
+    v = check_vectors("v", v, net.n_params)
+    eps = check_eps(eps)
+    return solve_from_blocks(net.linearize(theta, X, targets), v, eps)

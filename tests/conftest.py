@@ -1,0 +1,50 @@
+"""Shared problem builders for the tests.
+
+Each test module seeds its own generator; these helpers take one.
+"""
+
+import numpy as np
+
+from hessian_ref import MLP
+
+MACHINE_EPS = np.finfo(float).eps
+
+
+def make_problem(rng, widths, activation="tanh", loss="cross_entropy", batch=3,
+                 gain=1.0):
+    """A network, parameters at a seeded init, and a random batch."""
+    net = MLP(widths, activation, loss)
+    theta = net.init(seed=int(rng.integers(2**31)), gain=gain, bias_scale=0.3)
+    X = rng.standard_normal((batch, widths[0]))
+    if loss == "cross_entropy":
+        targets = rng.integers(0, widths[-1], size=batch)
+    else:
+        targets = rng.standard_normal((batch, widths[-1]))
+    return net, theta, X, targets
+
+
+def rel_err(actual, expected):
+    """``||actual - expected|| / ||expected||`` (Frobenius for matrices)."""
+    return np.linalg.norm(actual - expected) / np.linalg.norm(expected)
+
+
+def assert_curvature_alive(H, eps):
+    """The guard of MATH.md section 10: ``H`` must not vanish against ``eps I``.
+
+    A comparison of ``(H + eps I)^{-1} v`` with a dense solve tests nothing
+    when ``||H||_2`` is negligible beside ``eps``.
+    """
+    norm = np.linalg.norm(H, 2)
+    assert norm >= 0.1 * eps, f"||H||_2 = {norm:.2e} is negligible against eps = {eps}"
+
+
+# Architectures swept by several test modules: (widths, batch).
+SHAPES = [
+    ((3, 2), 4),              # one layer: softmax / linear regression
+    ((2, 3, 2), 1),           # batch 1
+    ((4, 4, 3), 5),
+    ((3, 1, 2), 2),           # a width-1 bottleneck
+    ((2, 5, 3, 4, 2), 3),
+    ((3, 2, 2, 2, 2, 3), 2),  # depth 5
+    ((2, 3, 3, 3, 3, 3, 2), 2),  # depth 6
+]

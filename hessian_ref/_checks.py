@@ -1,5 +1,7 @@
 """Input checks shared by the public functions; each names the argument."""
 
+import numbers
+
 import numpy as np
 
 
@@ -31,12 +33,9 @@ def check_vectors(name, value, n):
 
 def check_eps(eps, allow_zero=False):
     """`eps` as a float; ``> 0`` (or ``>= 0`` with `allow_zero`) and finite."""
-    if isinstance(eps, bool) or not np.isscalar(eps) or np.iscomplexobj(eps):
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real):
         raise TypeError(f"eps: expected a real number, got {eps!r}")
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise TypeError(f"eps: expected a real number, got {eps!r}") from None
+    eps = float(eps)
     bound = ">= 0" if allow_zero else "> 0"
     if not np.isfinite(eps) or eps < 0 or (eps == 0 and not allow_zero):
         raise ValueError(f"eps: expected a finite number {bound}, got {eps!r}")

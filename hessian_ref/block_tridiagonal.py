@@ -1,0 +1,758 @@
+"""Block-tridiagonal matrices and their block LU (block Thomas) factorization.
+
+A general linear-algebra module: nothing here knows about neural networks.
+Elsewhere in hessian_ref the matrix is the pivoted augmented system ``K'`` of
+MATH.md section 5, but every routine below takes plain blocks.
+
+Conventions, stated once:
+
+- Blocks are numbered from 0 in code and in every message. MATH.md section 6
+  numbers them from 1; its ``D_l``, ``E_l``, ``F_l``, ``U_l`` are this
+  module's ``D_{l-1}``, ``E_{l-1}``, ``F_{l-1}``, ``U_{l-1}``.
+- ``D_k = diagonal[k]`` is block ``(k, k)``, ``E_k = lower[k - 1]`` is block
+  ``(k, k - 1)`` and ``F_k = upper[k]`` is block ``(k, k + 1)``.
+- Shapes are rows x columns. Block ``k`` covers the indices
+  ``offsets[k]:offsets[k + 1]`` of both the unknowns and the equations.
+- Everything is stored and computed in float64; complex input is rejected.
+"""
+
+import operator
+import warnings
+
+import numpy as np
+from scipy.linalg import LinAlgWarning, lapack
+
+from ._checks import check_finite, check_real_array, check_vectors
+
+__all__ = [
+    "RCOND_SINGULAR",
+    "RCOND_WARN",
+    "BlockLUFactorization",
+    "BlockTridiagonal",
+    "SingularBlockError",
+]
+
+_EPS = float(np.finfo(np.float64).eps)
+
+#: A pivot block whose estimated reciprocal 1-norm condition number is below
+#: this value (machine epsilon, about 2.2e-16) is treated as singular.
+RCOND_SINGULAR = _EPS
+
+#: A pivot block whose estimated reciprocal condition number is below this
+#: value (sqrt(eps), about 1.5e-8) triggers a ``LinAlgWarning``: the solve may
+#: then lose more than half of the float64 digits.
+RCOND_WARN = float(np.sqrt(_EPS))
+
+
+class SingularBlockError(np.linalg.LinAlgError):
+    """A pivot block ``U_k`` of the block elimination is singular.
+
+    Raised when LAPACK ``dgetrf`` meets an exactly zero pivot, or when the
+    estimated reciprocal condition number of ``U_k`` is below
+    ``RCOND_SINGULAR``. The whole matrix may still be nonsingular: the
+    elimination pivots only inside each block (MATH.md section 6).
+
+    Parameters
+    ----------
+    message : str
+        The error message.
+    block : int
+        0-based index ``k`` of the singular pivot block ``U_k``.
+    position : int
+        0-based position, on the diagonal of the block's LU factor, of the
+        zero pivot (or of the smallest pivot when the block is only
+        numerically singular).
+    rcond : float or None, optional
+        The reciprocal condition estimate, when it was the reason.
+
+    Attributes
+    ----------
+    block : int
+        As above.
+    position : int
+        As above.
+    rcond : float or None
+        As above.
+    """
+
+    def __init__(self, message, block, position, rcond=None):
+        super().__init__(message)
+        self.block = block
+        self.position = position
+        self.rcond = rcond
+
+
+def _check_lapack_info(info, routine, block):
+    """Map LAPACK's ``info`` of ``routine`` on pivot block ``block`` to errors."""
+    if info < 0:
+        raise RuntimeError(
+            f"internal error: LAPACK {routine} rejected its argument number "
+            f"{-info} as illegal (pivot block {block}); this is a bug in "
+            f"hessian_ref, not a property of the matrix"
+        )
+    if info > 0 and routine == "dgetrf":
+        # getrf: info = i (1-based) means the i-th diagonal entry of the
+        # LU factor is exactly zero.
+        position = info - 1
+        raise SingularBlockError(
+            f"pivot block U_{block} (block index {block}, 0-based) is "
+            f"exactly singular: dgetrf found a zero pivot at position "
+            f"{position} (0-based) of the block's LU factor. The whole "
+            f"matrix may still be nonsingular, since the elimination only "
+            f"pivots inside each block",
+            block=block,
+            position=position,
+        )
+    if info > 0:
+        raise np.linalg.LinAlgError(
+            f"LAPACK {routine} returned info = {info} on pivot block {block} "
+            f"(0-based)"
+        )
+
+
+def _read_only(array):
+    """Mark ``array`` read-only and return it."""
+    array.flags.writeable = False
+    return array
+
+
+def _block_list(blocks, name):
+    """Turn the user's sequence of blocks into a list, or raise TypeError."""
+    if isinstance(blocks, np.ndarray) and blocks.ndim == 2:
+        raise TypeError(
+            f"{name}: expected a sequence of 2-D blocks, got a single 2-D "
+            f"array of shape {blocks.shape}; wrap it in a list"
+        )
+    try:
+        return list(blocks)
+    except TypeError:
+        raise TypeError(
+            f"{name}: expected a sequence of 2-D blocks, got "
+            f"{type(blocks).__name__}"
+        ) from None
+
+
+def _read_block(block, name, expected_shape=None):
+    """One block as a new, read-only, finite float64 array of the right shape."""
+    try:
+        array = check_real_array(name, block)
+    except ValueError as exc:
+        # np.asarray fails on ragged nested lists without naming the block.
+        raise ValueError(
+            f"{name}: expected a 2-D array, got a sequence NumPy cannot convert "
+            f"({exc})"
+        ) from None
+    if array.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}")
+    if expected_shape is not None and array.shape != expected_shape:
+        raise ValueError(
+            f"{name}: expected shape {expected_shape}, got {array.shape}"
+        )
+    check_finite(name, array)
+    # check_real_array returned a new array: no reference to the user's data.
+    return _read_only(np.ascontiguousarray(array))
+
+
+def _lu_solve(factor, rhs, block):
+    """Apply ``U_block^{-1}`` to ``rhs`` through its LU factors (dgetrs)."""
+    lu, piv = factor
+    x, info = lapack.dgetrs(lu, piv, rhs)
+    _check_lapack_info(info, "dgetrs", block)
+    return x
+
+
+def _factor_pivot_block(schur, block):
+    """LU-factor one pivot block with dgetrf and estimate its rcond (dgecon)."""
+    if not np.isfinite(schur).all():
+        raise np.linalg.LinAlgError(
+            f"pivot block U_{block} (0-based) has non-finite entries: the "
+            f"elimination overflowed"
+        )
+    # dgecon needs the 1-norm of the block itself, taken before factoring.
+    anorm = lapack.dlange("1", schur)
+    lu, piv, info = lapack.dgetrf(schur)
+    _check_lapack_info(info, "dgetrf", block)
+    rcond, info = lapack.dgecon(lu, anorm, "1")
+    _check_lapack_info(info, "dgecon", block)
+    rcond = float(rcond)
+    if rcond < RCOND_SINGULAR:
+        position = int(np.argmin(np.abs(np.diag(lu))))
+        raise SingularBlockError(
+            f"pivot block U_{block} (block index {block}, 0-based) is "
+            f"numerically singular: its reciprocal condition estimate "
+            f"rcond = {rcond:.3e} is below machine epsilon {RCOND_SINGULAR:.3e}; "
+            f"its smallest pivot is at position {position} (0-based) of the "
+            f"block's LU factor",
+            block=block,
+            position=position,
+            rcond=rcond,
+        )
+    return _read_only(lu), _read_only(piv), rcond
+
+
+def _block_lu(diagonal, lower, upper):
+    """Block elimination sweep: the pivot blocks U_k, their LU factors, rconds."""
+    pivot_blocks, factors, rconds = [], [], []
+
+    for k, d in enumerate(diagonal):
+        # MATH.md section 6: U_0 = D_0, U_k = D_k - E_k U_{k-1}^{-1} F_{k-1}.
+        if k == 0:
+            schur = d.copy()
+        else:
+            coupling = _lu_solve(factors[k - 1], upper[k - 1], k - 1)
+            # An overflow is caught by _factor_pivot_block as an error, so
+            # NumPy's own floating-point warning would only repeat it.
+            with np.errstate(over="ignore", invalid="ignore"):
+                schur = d - lower[k - 1] @ coupling
+        lu, piv, rcond = _factor_pivot_block(schur, k)
+        pivot_blocks.append(_read_only(schur))
+        factors.append((lu, piv))
+        rconds.append(rcond)
+
+    return tuple(pivot_blocks), tuple(factors), tuple(rconds)
+
+
+def _block_thomas_solve(lower, upper, factors, offsets, rhs):
+    """Forward and backward block sweeps for a 2-D float64 ``rhs``."""
+    n = len(factors)
+    rows = [slice(offsets[k], offsets[k + 1]) for k in range(n)]
+
+    # MATH.md section 6, forward: f_0 = r_0, f_k = r_k - E_k U_{k-1}^{-1} f_{k-1}.
+    f = [rhs[rows[0]]]
+    for k in range(1, n):
+        coupling = _lu_solve(factors[k - 1], f[k - 1], k - 1)
+        f.append(rhs[rows[k]] - lower[k - 1] @ coupling)
+
+    # Backward: s_{n-1} = U_{n-1}^{-1} f_{n-1}, s_k = U_k^{-1} (f_k - F_k s_{k+1}).
+    s = np.empty_like(rhs)
+    s[rows[n - 1]] = _lu_solve(factors[n - 1], f[n - 1], n - 1)
+    for k in range(n - 2, -1, -1):
+        s[rows[k]] = _lu_solve(factors[k], f[k] - upper[k] @ s[rows[k + 1]], k)
+
+    return s
+
+
+def _as_operand(value, n_rows, name):
+    """A finite (N,) or (N, k) operand as a 2-D float64 array, and its ndim."""
+    array = check_vectors(name, value, n_rows)
+    if array.ndim == 1:
+        return array[:, np.newaxis], 1
+    return array, 2
+
+
+class BlockTridiagonal:
+    """A real square matrix with nonzero blocks only on three block diagonals.
+
+    The matrix has ``n`` block rows and columns; block ``k`` has size ``m_k``
+    (sizes may differ) and covers the indices ``o_k:o_{k+1}`` of both the rows
+    and the columns, with ``o = offsets``. For ``n = 4``::
+
+                       cols o_0:o_1   o_1:o_2   o_2:o_3   o_3:o_4
+          rows o_0:o_1   [  D_0       F_0                          ]
+          rows o_1:o_2   [  E_1       D_1       F_1                ]
+          rows o_2:o_3   [            E_2       D_2       F_2      ]
+          rows o_3:o_4   [                      E_3       D_3      ]
+
+          diagonal = (D_0, D_1, D_2, D_3)   D_k = diagonal[k]     (m_k, m_k)
+          lower    = (E_1, E_2, E_3)        E_k = lower[k - 1]    (m_k, m_{k-1})
+          upper    = (F_0, F_1, F_2)        F_k = upper[k]        (m_k, m_{k+1})
+          offsets  = (o_0, ..., o_4) = (0, m_0, m_0 + m_1, ..., N)
+
+    The unknowns are ordered block by block: ``x = (x_0, ..., x_{n-1})`` with
+    ``x_k = x[o_k:o_{k+1}]``, the same ordering as the equations. In
+    hessian_ref this is the order left by the pivot of MATH.md section 5
+    (block ``k`` holds the x-, y- and w-unknowns of layer ``k + 1``), but the
+    class does not depend on it.
+
+    Parameters
+    ----------
+    diagonal : sequence of n (m_k, m_k) array_like
+        The diagonal blocks ``D_0, ..., D_{n-1}``; ``n >= 1``, ``m_k >= 1``.
+    lower : sequence of n - 1 (m_{k+1}, m_k) array_like
+        ``lower[k] = E_{k+1}``, the block in block row ``k + 1``, block
+        column ``k``. Empty when ``n = 1``.
+    upper : sequence of n - 1 (m_k, m_{k+1}) array_like
+        ``upper[k] = F_k``, the block in block row ``k``, block column
+        ``k + 1``. Empty when ``n = 1``.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        ``(m_0, ..., m_{n-1})``.
+    offsets : tuple of int
+        The ``n + 1`` starting indices ``(0, m_0, m_0 + m_1, ..., N)``.
+    shape : tuple of int
+        ``(N, N)`` with ``N = sum(sizes)``.
+    n_blocks : int
+        ``n``.
+    dtype : numpy.dtype
+        Always float64.
+    diagonal, lower, upper : tuple of ndarray
+        Read-only float64 copies of the blocks.
+
+    Raises
+    ------
+    ValueError
+        If a list has the wrong length, a block is not 2-D, has an
+        inconsistent or zero size, or holds NaN or inf.
+    TypeError
+        If a block has a complex or non-numeric dtype, or a list is not a
+        sequence.
+
+    Notes
+    -----
+    The inputs are copied and stored as float64; later changes to the user's
+    arrays do not reach the matrix, and the matrix never writes to them.
+
+    ``factor`` performs block elimination (the block Thomas algorithm,
+    MATH.md section 6). It pivots only inside each block, so it needs every
+    Schur complement ``U_k`` to be nonsingular; that can fail while the
+    whole matrix is nonsingular (for instance ``[[0, 1], [1, 0]]`` as two
+    1 x 1 blocks). It then raises ``SingularBlockError``. A banded LU with
+    partial pivoting across blocks (LAPACK gbtrf/gbtrs) would not need
+    nonsingular ``U_k``; that fallback is not implemented in this module yet.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = BlockTridiagonal([[[2.0]], [[3.0]]], [[[4.0]]], [[[1.0]]])
+    >>> A.to_dense()
+    array([[2., 1.],
+           [4., 3.]])
+    >>> A.solve(np.array([4.0, 10.0]))
+    array([1., 2.])
+    """
+
+    def __init__(self, diagonal, lower, upper):
+        diagonal = _block_list(diagonal, "diagonal")
+        lower = _block_list(lower, "lower")
+        upper = _block_list(upper, "upper")
+        n = len(diagonal)
+        if n == 0:
+            raise ValueError("diagonal: expected at least one block, got 0")
+        for name, blocks in (("lower", lower), ("upper", upper)):
+            if len(blocks) != n - 1:
+                raise ValueError(
+                    f"{name}: expected len(diagonal) - 1 = {n - 1} blocks, got "
+                    f"{len(blocks)}"
+                )
+
+        diagonal = [_read_block(d, f"diagonal[{k}]") for k, d in enumerate(diagonal)]
+        for k, d in enumerate(diagonal):
+            if d.shape[0] != d.shape[1]:
+                raise ValueError(
+                    f"diagonal[{k}]: expected a square block, got shape {d.shape}"
+                )
+            if d.shape[0] == 0:
+                raise ValueError(
+                    f"diagonal[{k}]: expected a block of size >= 1, got shape "
+                    f"{d.shape} (zero-size blocks are not supported)"
+                )
+        sizes = tuple(int(d.shape[0]) for d in diagonal)
+        lower = [
+            _read_block(e, f"lower[{k}]", (sizes[k + 1], sizes[k]))
+            for k, e in enumerate(lower)
+        ]
+        upper = [
+            _read_block(f, f"upper[{k}]", (sizes[k], sizes[k + 1]))
+            for k, f in enumerate(upper)
+        ]
+
+        self._diagonal = tuple(diagonal)
+        self._lower = tuple(lower)
+        self._upper = tuple(upper)
+        self._sizes = sizes
+        self._offsets = tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)]))
+
+    @classmethod
+    def from_dense(cls, A, sizes, check_band=True):
+        """Cut a dense matrix into blocks of the given sizes.
+
+        Parameters
+        ----------
+        A : (N, N) array_like
+            Real, finite matrix.
+        sizes : sequence of int
+            Positive block sizes ``m_0, ..., m_{n-1}`` with sum ``N``.
+        check_band : bool, optional
+            If True (default), require every entry outside the three block
+            diagonals to be exactly zero. If False, such entries are ignored.
+
+        Returns
+        -------
+        BlockTridiagonal
+            The matrix made of the diagonal, sub- and superdiagonal blocks.
+
+        Raises
+        ------
+        ValueError
+            If ``A`` is not square and finite, ``sizes`` do not sum to ``N``
+            or hold a non-positive size, or (with ``check_band``) an entry
+            outside the band is nonzero; the message names the first such
+            block pair ``(i, j)`` in row-major order.
+        TypeError
+            If ``A`` is complex or non-numeric.
+        """
+        A = check_real_array("A", A)
+        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"A: expected a square 2-D array, got shape {A.shape}")
+        check_finite("A", A)
+        try:
+            sizes = tuple(operator.index(m) for m in sizes)
+        except TypeError:
+            raise TypeError(
+                f"sizes: expected a sequence of integers, got {sizes!r}"
+            ) from None
+        if len(sizes) == 0 or min(sizes) < 1 or sum(sizes) != A.shape[0]:
+            raise ValueError(
+                f"sizes: expected positive integers summing to N = {A.shape[0]}, "
+                f"got {sizes} (sum {sum(sizes)})"
+            )
+        o = np.concatenate([[0], np.cumsum(sizes)])
+        n = len(sizes)
+
+        if check_band:
+            for i in range(n):
+                rows = A[o[i]:o[i + 1]]
+                outside = np.zeros(A.shape[1], dtype=bool)
+                outside[: o[max(i - 1, 0)]] = True
+                outside[o[min(i + 2, n)]:] = True
+                columns = np.flatnonzero(outside & (rows != 0).any(axis=0))
+                if columns.size:
+                    j = int(np.searchsorted(o, columns[0], side="right")) - 1
+                    raise ValueError(
+                        f"A: expected zeros outside the block-tridiagonal band, "
+                        f"got a nonzero entry in block pair ({i}, {j}) (0-based "
+                        f"block row, block column) first; pass check_band=False "
+                        f"to ignore such entries"
+                    )
+
+        rows = [slice(o[k], o[k + 1]) for k in range(n)]
+        diagonal = [A[rows[k], rows[k]] for k in range(n)]
+        lower = [A[rows[k + 1], rows[k]] for k in range(n - 1)]
+        upper = [A[rows[k], rows[k + 1]] for k in range(n - 1)]
+        return cls(diagonal, lower, upper)
+
+    @property
+    def sizes(self):
+        """tuple of int: the block sizes ``(m_0, ..., m_{n-1})``."""
+        return self._sizes
+
+    @property
+    def offsets(self):
+        """tuple of int: the ``n + 1`` block starting indices, ending with N."""
+        return self._offsets
+
+    @property
+    def shape(self):
+        """tuple of int: ``(N, N)``."""
+        return (self._offsets[-1], self._offsets[-1])
+
+    @property
+    def n_blocks(self):
+        """int: the number ``n`` of diagonal blocks."""
+        return len(self._sizes)
+
+    @property
+    def dtype(self):
+        """numpy.dtype: always float64."""
+        return np.dtype(np.float64)
+
+    @property
+    def diagonal(self):
+        """tuple of (m_k, m_k) ndarray: read-only ``D_k``."""
+        return self._diagonal
+
+    @property
+    def lower(self):
+        """tuple of (m_{k+1}, m_k) ndarray: read-only ``lower[k] = E_{k+1}``."""
+        return self._lower
+
+    @property
+    def upper(self):
+        """tuple of (m_k, m_{k+1}) ndarray: read-only ``upper[k] = F_k``."""
+        return self._upper
+
+    def __repr__(self):
+        return f"BlockTridiagonal(n_blocks={self.n_blocks}, sizes={self.sizes})"
+
+    def to_dense(self):
+        """Return the matrix as a dense array.
+
+        Returns
+        -------
+        (N, N) ndarray
+            A new float64 array, zero outside the three block diagonals.
+        """
+        o = self._offsets
+        dense = np.zeros(self.shape)
+        for k, d in enumerate(self._diagonal):
+            dense[o[k]:o[k + 1], o[k]:o[k + 1]] = d
+        for k, (e, f) in enumerate(zip(self._lower, self._upper)):
+            dense[o[k + 1]:o[k + 2], o[k]:o[k + 1]] = e
+            dense[o[k]:o[k + 1], o[k + 1]:o[k + 2]] = f
+        return dense
+
+    def matvec(self, x):
+        """Multiply by a vector or a matrix, block by block.
+
+        Parameters
+        ----------
+        x : (N,) or (N, k) array_like
+            Real, finite operand; not modified.
+
+        Returns
+        -------
+        (N,) or (N, k) ndarray
+            ``A @ x`` in float64, of the same shape as ``x``. The dense matrix
+            is never formed.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not have shape ``(N,)`` or ``(N, k)``, or holds NaN
+            or inf.
+        TypeError
+            If ``x`` is complex or non-numeric.
+        """
+        x, ndim = _as_operand(x, self.shape[0], "x")
+        o = self._offsets
+
+        y = np.empty_like(x)
+        for k, d in enumerate(self._diagonal):
+            rows = slice(o[k], o[k + 1])
+            y[rows] = d @ x[rows]
+            if k > 0:
+                y[rows] += self._lower[k - 1] @ x[o[k - 1]:o[k]]
+            if k < self.n_blocks - 1:
+                y[rows] += self._upper[k] @ x[o[k + 1]:o[k + 2]]
+
+        return y[:, 0] if ndim == 1 else y
+
+    def __matmul__(self, x):
+        """``A @ x``, the same as ``A.matvec(x)``."""
+        return self.matvec(x)
+
+    def factor(self):
+        """Factor the matrix by block elimination (block LU, MATH.md section 6).
+
+        Returns
+        -------
+        BlockLUFactorization
+            The pivot blocks ``U_k``, their LU factors and condition
+            estimates, with a ``solve`` method.
+
+        Raises
+        ------
+        SingularBlockError
+            If a pivot block ``U_k`` has an exactly zero LU pivot, or its
+            reciprocal 1-norm condition estimate is below ``RCOND_SINGULAR``
+            (machine epsilon, about 2.2e-16). The message and the attributes
+            ``block`` and ``position`` name the block and pivot (0-based).
+        numpy.linalg.LinAlgError
+            If the elimination overflows.
+
+        Warns
+        -----
+        scipy.linalg.LinAlgWarning
+            For each pivot block whose reciprocal condition estimate lies
+            below ``RCOND_WARN`` (sqrt(eps), about 1.5e-8), naming the block
+            and the estimate.
+
+        Notes
+        -----
+        ``U_0 = D_0`` and ``U_k = D_k - E_k U_{k-1}^{-1} F_{k-1}``. Each
+        ``U_k`` is factored by one LAPACK ``dgetrf`` call (partial pivoting
+        inside the block only) and applied by ``dgetrs``; its condition is
+        estimated by ``dgecon`` from its 1-norm taken before factoring.
+        Elimination needs every ``U_k`` nonsingular, which can fail while
+        the whole matrix is nonsingular; a pivoted banded fallback is not
+        implemented in this module yet.
+        """
+        return self._factorize(stacklevel=3)
+
+    def solve(self, b):
+        """Solve ``A x = b``; the same as ``self.factor().solve(b)``.
+
+        Parameters
+        ----------
+        b : (N,) or (N, k) array_like
+            Real, finite right-hand side(s); not modified.
+
+        Returns
+        -------
+        (N,) or (N, k) ndarray
+            The solution, of the same shape as ``b``.
+
+        Raises
+        ------
+        ValueError
+            If ``b`` has the wrong shape or non-finite entries.
+        TypeError
+            If ``b`` is complex or non-numeric.
+        SingularBlockError
+            If a pivot block is singular; see ``factor``.
+
+        Warns
+        -----
+        scipy.linalg.LinAlgWarning
+            For an ill-conditioned pivot block; see ``factor``.
+        """
+        # Check b before paying for the factorization.
+        _as_operand(b, self.shape[0], "b")
+        return self._factorize(stacklevel=3).solve(b)
+
+    def _factorize(self, stacklevel):
+        """Run the elimination kernel and warn about ill-conditioned blocks."""
+        pivot_blocks, factors, rconds = _block_lu(
+            self._diagonal, self._lower, self._upper
+        )
+        for k, rcond in enumerate(rconds):
+            if rcond < RCOND_WARN:
+                warnings.warn(
+                    f"pivot block U_{k} (block index {k}, 0-based) is "
+                    f"ill-conditioned: reciprocal condition estimate "
+                    f"rcond = {rcond:.3e} < sqrt(eps) = {RCOND_WARN:.3e}; the "
+                    f"solution may be inaccurate",
+                    LinAlgWarning,
+                    stacklevel=stacklevel,
+                )
+        return BlockLUFactorization(self, pivot_blocks, factors, rconds)
+
+
+class BlockLUFactorization:
+    """Block LU factorization of a ``BlockTridiagonal`` matrix.
+
+    Made by ``BlockTridiagonal.factor``; not meant to be built by hand.
+
+    Parameters
+    ----------
+    matrix : BlockTridiagonal
+        The factored matrix.
+    pivot_blocks : tuple of (m_k, m_k) ndarray
+        The Schur complements ``U_k``.
+    lu_factors : tuple of ((m_k, m_k) ndarray, (m_k,) ndarray)
+        ``(lu, piv)`` from LAPACK ``dgetrf`` for each ``U_k``.
+    rcond : tuple of float
+        Reciprocal 1-norm condition estimates of the ``U_k`` (``dgecon``).
+
+    Attributes
+    ----------
+    matrix : BlockTridiagonal
+        The factored matrix.
+    pivot_blocks : tuple of (m_k, m_k) ndarray
+        Read-only Schur complements ``U_0 = D_0``,
+        ``U_k = D_k - E_k U_{k-1}^{-1} F_{k-1}``.
+    lu_factors : tuple of ((m_k, m_k) ndarray, (m_k,) int ndarray)
+        Read-only ``(lu, piv)`` pairs in the format of
+        ``scipy.linalg.lu_factor`` (0-based pivot indices).
+    rcond : tuple of float
+        Reciprocal condition estimates, one per pivot block.
+    sizes, offsets, shape, n_blocks
+        Those of ``matrix``.
+
+    Notes
+    -----
+    With ``L`` the unit block lower-bidiagonal matrix with blocks
+    ``L_k = E_k U_{k-1}^{-1}`` below the diagonal, and ``R`` the block
+    upper-bidiagonal matrix with ``U_k`` on the diagonal and ``F_k`` above
+    it, the factored matrix is ``A = L R`` (MATH.md section 6)::
+
+          [ I              ] [ U_0  F_0          ]
+          [ L_1  I         ] [      U_1  F_1     ]
+          [      L_2  I    ] [           U_2  F_2]
+          [           L_3 I] [                U_3]
+
+    ``L`` is never stored: ``solve`` applies ``E_k U_{k-1}^{-1}`` through
+    the LU factors of ``U_{k-1}``.
+    """
+
+    def __init__(self, matrix, pivot_blocks, lu_factors, rcond):
+        self._matrix = matrix
+        self._pivot_blocks = tuple(pivot_blocks)
+        self._lu_factors = tuple(lu_factors)
+        self._rcond = tuple(float(r) for r in rcond)
+
+    @property
+    def matrix(self):
+        """BlockTridiagonal: the factored matrix."""
+        return self._matrix
+
+    @property
+    def pivot_blocks(self):
+        """tuple of (m_k, m_k) ndarray: read-only Schur complements ``U_k``."""
+        return self._pivot_blocks
+
+    @property
+    def lu_factors(self):
+        """tuple of (lu, piv) pairs: read-only ``dgetrf`` factors of ``U_k``."""
+        return self._lu_factors
+
+    @property
+    def rcond(self):
+        """tuple of float: reciprocal 1-norm condition estimates of ``U_k``."""
+        return self._rcond
+
+    @property
+    def sizes(self):
+        """tuple of int: the block sizes of the factored matrix."""
+        return self.matrix.sizes
+
+    @property
+    def offsets(self):
+        """tuple of int: the block starting indices of the factored matrix."""
+        return self.matrix.offsets
+
+    @property
+    def shape(self):
+        """tuple of int: ``(N, N)``."""
+        return self.matrix.shape
+
+    @property
+    def n_blocks(self):
+        """int: the number of blocks."""
+        return self.matrix.n_blocks
+
+    def __repr__(self):
+        return (
+            f"BlockLUFactorization(n_blocks={self.n_blocks}, sizes={self.sizes})"
+        )
+
+    def solve(self, b):
+        """Solve ``A x = b`` with the stored factors.
+
+        Parameters
+        ----------
+        b : (N,) or (N, k) array_like
+            Real, finite right-hand side(s); not modified.
+
+        Returns
+        -------
+        (N,) or (N, k) ndarray
+            The solution in float64, of the same shape as ``b``.
+
+        Raises
+        ------
+        ValueError
+            If ``b`` does not have shape ``(N,)`` or ``(N, k)``, or holds NaN
+            or inf.
+        TypeError
+            If ``b`` is complex or non-numeric.
+
+        Notes
+        -----
+        MATH.md section 6: forward ``f_0 = r_0``,
+        ``f_k = r_k - E_k U_{k-1}^{-1} f_{k-1}``; backward
+        ``s_{n-1} = U_{n-1}^{-1} f_{n-1}``,
+        ``s_k = U_k^{-1} (f_k - F_k s_{k+1})``, with ``r_k`` and ``s_k`` the
+        blocks of ``b`` and of the solution.
+        """
+        rhs, ndim = _as_operand(b, self.shape[0], "b")
+        if rhs.shape[1] == 0:
+            return np.empty(rhs.shape[:ndim])
+
+        x = _block_thomas_solve(
+            self.matrix.lower, self.matrix.upper, self.lu_factors, self.offsets, rhs
+        )
+
+        return x[:, 0] if ndim == 1 else x

@@ -1,0 +1,718 @@
+"""Tests of hessian_ref.block_tridiagonal against dense NumPy/SciPy algebra.
+
+Each test seeds its own generator from SEED and its parameters, so a test
+draws the same numbers whatever else runs. Tolerances are multiples of
+N * eps (N the matrix order), times a condition number where forward errors
+are compared; the reason is written beside each.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.linalg
+from scipy.linalg import LinAlgWarning
+
+from hessian_ref.block_tridiagonal import (
+    RCOND_SINGULAR,
+    RCOND_WARN,
+    BlockLUFactorization,
+    BlockTridiagonal,
+    SingularBlockError,
+)
+
+SEED = 20260115
+EPS = np.finfo(np.float64).eps
+
+# Backward-error constant: block elimination of a strictly diagonally
+# dominant matrix has small pivot growth, so its normwise backward error is
+# a modest multiple of N * eps; 10 covers the constant with room.
+BACKWARD_C = 10
+
+# Block sizes covering 1..6 blocks: equal, different, with 1 x 1 blocks.
+SIZES = [
+    (1,),
+    (3,),
+    (2, 2),
+    (1, 3),
+    (3, 1, 2),
+    (1, 1, 1),
+    (1, 1, 1, 1),
+    (2, 3, 1, 4),
+    (4, 4, 4, 4, 4),
+    (1, 2, 3, 2, 1),
+    (3, 3, 3, 3, 3, 3),
+    (1, 5, 1, 5, 1, 5),
+]
+
+# None: a vector (N,); an int k: a matrix (N, k) of right-hand sides.
+RHS_COLUMNS = [None, 1, 3]
+
+
+def make_rng(*key):
+    """A generator seeded from SEED and the test's parameters."""
+    return np.random.default_rng([SEED, *(0 if v is None else v for v in key)])
+
+
+def dense_from_blocks(sizes, diagonal, lower, upper):
+    """The dense matrix built by np.block, independently of the class."""
+    n = len(sizes)
+    grid = [[np.zeros((sizes[i], sizes[j])) for j in range(n)] for i in range(n)]
+    for k in range(n):
+        grid[k][k] = diagonal[k]
+    for k in range(n - 1):
+        grid[k + 1][k] = lower[k]
+        grid[k][k + 1] = upper[k]
+    return np.block(grid)
+
+
+def random_blocks(rng, sizes):
+    """Random blocks shifted so the whole matrix is strictly row dominant.
+
+    Adding (max absolute row sum + 1) to the diagonal makes every row of the
+    dense matrix strictly diagonally dominant with margin at least 1, a
+    property every Schur complement U_k inherits: all pivot blocks are then
+    nonsingular and cond_inf(A) <= 2 * ||A||_inf stays small.
+    """
+    n = len(sizes)
+    diagonal = [rng.standard_normal((m, m)) for m in sizes]
+    lower = [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(n - 1)]
+    upper = [rng.standard_normal((sizes[k], sizes[k + 1])) for k in range(n - 1)]
+    shift = np.abs(dense_from_blocks(sizes, diagonal, lower, upper)).sum(axis=1).max()
+    diagonal = [d + (shift + 1.0) * np.eye(len(d)) for d in diagonal]
+    return diagonal, lower, upper
+
+
+def random_rhs(rng, n_rows, columns):
+    shape = (n_rows,) if columns is None else (n_rows, columns)
+    return rng.standard_normal(shape)
+
+
+def max_abs(a):
+    """Largest absolute entry: the inf-norm of a vector, entrywise for matrices."""
+    return np.abs(a).max()
+
+
+def scaled_residual(A, x, b):
+    """max over columns of ||A x - b|| / (||A|| ||x|| + ||b||), inf-norms."""
+    x2 = x.reshape(len(x), -1)
+    b2 = b.reshape(len(b), -1)
+    r = A @ x2 - b2
+    norm_a = np.linalg.norm(A, np.inf)
+    ratios = [
+        max_abs(r[:, j]) / (norm_a * max_abs(x2[:, j]) + max_abs(b2[:, j]))
+        for j in range(x2.shape[1])
+    ]
+    return max(ratios)
+
+
+# ---------------------------------------------------------------- structure
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_attributes(sizes):
+    rng = make_rng(1, *sizes)
+    A = BlockTridiagonal(*random_blocks(rng, sizes))
+
+    N = sum(sizes)
+    assert A.sizes == sizes
+    assert A.offsets == tuple(np.concatenate([[0], np.cumsum(sizes)]).tolist())
+    assert A.shape == (N, N)
+    assert A.n_blocks == len(sizes)
+    assert A.dtype == np.float64
+    assert isinstance(A.diagonal, tuple) and len(A.diagonal) == len(sizes)
+    assert isinstance(A.lower, tuple) and len(A.lower) == len(sizes) - 1
+    assert isinstance(A.upper, tuple) and len(A.upper) == len(sizes) - 1
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_to_dense_matches_np_block(sizes):
+    rng = make_rng(2, *sizes)
+    blocks = random_blocks(rng, sizes)
+    A = BlockTridiagonal(*blocks)
+
+    dense = A.to_dense()
+
+    # Pure copying: no arithmetic, so the match is exact.
+    np.testing.assert_array_equal(dense, dense_from_blocks(sizes, *blocks))
+    o = A.offsets
+    for i in range(len(sizes)):
+        for j in range(len(sizes)):
+            if abs(i - j) > 1:
+                assert not dense[o[i]:o[i + 1], o[j]:o[j + 1]].any()
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_from_dense_round_trip(sizes):
+    rng = make_rng(3, *sizes)
+    blocks = random_blocks(rng, sizes)
+    dense = dense_from_blocks(sizes, *blocks)
+
+    A = BlockTridiagonal.from_dense(dense, sizes)
+
+    # Slicing and copying only: exact.
+    np.testing.assert_array_equal(A.to_dense(), dense)
+    diagonal, lower, upper = blocks
+    for got, want in zip(A.diagonal + A.lower + A.upper, diagonal + lower + upper):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_from_dense_rejects_entries_outside_band():
+    sizes = (1, 2, 1, 1)
+    dense = dense_from_blocks(sizes, *random_blocks(make_rng(4), sizes))
+    above = dense.copy()
+    above[0, 3] = 1.0  # block pair (0, 2)
+    below = dense.copy()
+    below[4, 1] = -2.0  # block pair (3, 1)
+
+    with pytest.raises(ValueError, match=r"block pair \(0, 2\)"):
+        BlockTridiagonal.from_dense(above, sizes)
+    with pytest.raises(ValueError, match=r"block pair \(3, 1\)"):
+        BlockTridiagonal.from_dense(below, sizes)
+
+    # With the check off the stray entries are dropped, the band kept.
+    A = BlockTridiagonal.from_dense(above, sizes, check_band=False)
+    np.testing.assert_array_equal(A.to_dense(), dense)
+
+
+# ------------------------------------------------------------------- matvec
+
+
+@pytest.mark.parametrize("columns", RHS_COLUMNS)
+@pytest.mark.parametrize("sizes", SIZES)
+def test_matvec_matches_dense(sizes, columns):
+    rng = make_rng(5, *sizes, columns)
+    A = BlockTridiagonal(*random_blocks(rng, sizes))
+    dense = A.to_dense()
+    x = random_rhs(rng, A.shape[0], columns)
+    x_before = x.copy()
+
+    y = A.matvec(x)
+    y_op = A @ x
+
+    assert y.shape == x.shape
+    np.testing.assert_array_equal(y, y_op)
+    np.testing.assert_array_equal(x, x_before)
+    # Each entry is a sum of at most N products in some order; two such
+    # evaluations differ by at most 2 * gamma_N * (|A| |x|), gamma_N ~ N eps.
+    N = A.shape[0]
+    bound = 2 * (N + 1) * EPS * (np.abs(dense) @ np.abs(x))
+    assert np.all(np.abs(y - dense @ x) <= bound)
+
+
+# -------------------------------------------------------------------- solve
+
+
+@pytest.mark.parametrize("columns", RHS_COLUMNS)
+@pytest.mark.parametrize("sizes", SIZES)
+def test_solve_three_ways(sizes, columns):
+    rng = make_rng(6, *sizes, columns)
+    A = BlockTridiagonal(*random_blocks(rng, sizes))
+    dense = A.to_dense()
+    N = A.shape[0]
+    cond = np.linalg.cond(dense, np.inf)
+    b = random_rhs(rng, N, columns)
+    b_before = b.copy()
+
+    x = A.solve(b)
+
+    assert x.shape == b.shape
+    assert x.dtype == np.float64
+    np.testing.assert_array_equal(b, b_before)
+
+    # 1. Scaled residual: a backward error, so no condition number.
+    assert scaled_residual(dense, x, b) <= BACKWARD_C * N * EPS
+
+    # 2. Dense solve: both answers are within backward error times cond of
+    #    the exact one, hence within twice that of each other.
+    forward_tol = 2 * BACKWARD_C * N * EPS * cond
+    x_dense = np.linalg.solve(dense, b)
+    assert max_abs(x - x_dense) <= forward_tol * max_abs(x_dense)
+
+    # 3. A known answer: b = A x_true; the forward error is cond times the
+    #    backward error, plus the rounding of b itself, of the same order.
+    x_true = random_rhs(rng, N, columns)
+    x_known = A.solve(dense @ x_true)
+    assert max_abs(x_known - x_true) <= forward_tol * max_abs(x_true)
+
+
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (1, 1, 1, 1)])
+def test_matrix_rhs_equals_columnwise_solves(sizes):
+    rng = make_rng(7, *sizes)
+    A = BlockTridiagonal(*random_blocks(rng, sizes))
+    fac = A.factor()
+    B = random_rhs(rng, A.shape[0], 3)
+
+    X = fac.solve(B)
+
+    # The same sweeps, but matrix products (gemm) instead of vector ones
+    # (gemv) may sum in another order: each column is still a backward-stable
+    # solve, so the two differ by at most twice backward error times cond.
+    N = A.shape[0]
+    tol = 2 * BACKWARD_C * N * EPS * np.linalg.cond(A.to_dense(), np.inf)
+    for j in range(3):
+        x = fac.solve(B[:, j])
+        assert max_abs(X[:, j] - x) <= tol * max_abs(x)
+
+
+def test_solve_with_zero_columns():
+    A = BlockTridiagonal(*random_blocks(make_rng(8), (2, 1)))
+
+    x = A.solve(np.zeros((3, 0)))
+
+    assert x.shape == (3, 0)
+
+
+# ------------------------------------------------------ factorization steps
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_pivot_blocks_are_dense_schur_complements(sizes):
+    rng = make_rng(9, *sizes)
+    A = BlockTridiagonal(*random_blocks(rng, sizes))
+    dense = A.to_dense()
+    N = A.shape[0]
+    o = A.offsets
+
+    fac = A.factor()
+
+    assert isinstance(fac, BlockLUFactorization)
+    assert len(fac.pivot_blocks) == len(sizes)
+    np.testing.assert_array_equal(fac.pivot_blocks[0], A.diagonal[0])
+    for k in range(1, len(sizes)):
+        # U_k = A_kk - A_{k,0:k} A_{0:k,0:k}^{-1} A_{0:k,k}, from the dense matrix.
+        rows = slice(o[k], o[k + 1])
+        lead = dense[: o[k], : o[k]]
+        schur = dense[rows, rows] - dense[rows, : o[k]] @ np.linalg.solve(
+            lead, dense[: o[k], rows]
+        )
+        # Two evaluations of the same Schur complement, each off by backward
+        # error times cond of the leading block, relative to ||A||.
+        tol = 2 * BACKWARD_C * N * EPS * np.linalg.cond(lead, np.inf)
+        err = np.linalg.norm(fac.pivot_blocks[k] - schur, np.inf)
+        assert err <= tol * np.linalg.norm(dense, np.inf)
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_block_lu_reconstructs_matrix(sizes):
+    rng = make_rng(10, *sizes)
+    A = BlockTridiagonal(*random_blocks(rng, sizes))
+    dense = A.to_dense()
+    n, N = len(sizes), A.shape[0]
+    U = A.factor().pivot_blocks
+
+    # A = L R with L_k = E_k U_{k-1}^{-1} below a unit diagonal, and R with
+    # U_k on the diagonal and F_k above it (BlockLUFactorization notes).
+    identity = [np.eye(m) for m in sizes]
+    multipliers = [np.linalg.solve(U[k].T, A.lower[k].T).T for k in range(n - 1)]
+    no_upper = [np.zeros(f.shape) for f in A.upper]
+    no_lower = [np.zeros(e.shape) for e in A.lower]
+    L = dense_from_blocks(sizes, identity, multipliers, no_upper)
+    R = dense_from_blocks(sizes, list(U), no_lower, list(A.upper))
+
+    # L_k carries the solve's error, cond(U_{k-1}) times backward error.
+    cond_u = max(np.linalg.cond(u, np.inf) for u in U)
+    err = np.linalg.norm(L @ R - dense, np.inf)
+    assert err <= BACKWARD_C * N * EPS * cond_u * np.linalg.norm(dense, np.inf)
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_lu_factors_and_rcond(sizes):
+    rng = make_rng(11, *sizes)
+    A = BlockTridiagonal(*random_blocks(rng, sizes))
+
+    fac = A.factor()
+
+    assert len(fac.lu_factors) == len(fac.rcond) == len(sizes)
+    for k, (U, (lu, piv), rcond) in enumerate(
+        zip(fac.pivot_blocks, fac.lu_factors, fac.rcond)
+    ):
+        # The same dgetrf on the same block as SciPy's lu_factor: identical.
+        lu_ref, piv_ref = scipy.linalg.lu_factor(U)
+        np.testing.assert_array_equal(lu, lu_ref)
+        np.testing.assert_array_equal(piv, piv_ref)
+        # dgecon under-estimates ||U^{-1}||_1, so rcond >= the exact value
+        # (up to rounding); on small random blocks it is within a small
+        # factor of it, 10 leaving room.
+        exact = 1.0 / (np.linalg.norm(U, 1) * np.linalg.norm(np.linalg.inv(U), 1))
+        assert exact * (1 - 1e-8) <= rcond <= 10 * exact
+        # Diagonal dominance keeps every block far from the warning level.
+        assert rcond > RCOND_WARN
+
+
+def test_factor_does_not_warn_on_well_conditioned_blocks():
+    A = BlockTridiagonal(*random_blocks(make_rng(12), (3, 1, 2)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        A.factor()
+
+
+# ------------------------------------------------------ hand-checked cases
+
+
+def test_one_block():
+    rng = make_rng(13)
+    D = rng.standard_normal((3, 3)) + 4 * np.eye(3)
+    A = BlockTridiagonal([D], [], [])
+    b = rng.standard_normal(3)
+
+    fac = A.factor()
+    x = fac.solve(b)
+
+    assert A.sizes == (3,) and A.offsets == (0, 3)
+    np.testing.assert_array_equal(A.to_dense(), D)
+    np.testing.assert_array_equal(fac.pivot_blocks[0], D)
+    # A single getrf/getrs pair: the same as SciPy's lu_factor/lu_solve.
+    x_ref = scipy.linalg.lu_solve(scipy.linalg.lu_factor(D), b)
+    np.testing.assert_array_equal(x, x_ref)
+    assert scaled_residual(D, x, b) <= BACKWARD_C * 3 * EPS
+
+
+def test_two_scalar_blocks_by_hand():
+    # [[2, 1], [4, 3]] x = [4, 10]: U_1 = 3 - 4 * (1/2) * 1 = 1,
+    # f_1 = 10 - 4 * 4 / 2 = 2, x_1 = 2, x_0 = (4 - 1 * 2) / 2 = 1.
+    A = BlockTridiagonal([[[2.0]], [[3.0]]], [[[4.0]]], [[[1.0]]])
+
+    fac = A.factor()
+    x = fac.solve([4.0, 10.0])
+
+    # All intermediate values are small dyadic numbers: exact arithmetic.
+    np.testing.assert_array_equal(fac.pivot_blocks[1], [[1.0]])
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+
+
+def test_two_blocks_by_hand():
+    # D_0 = diag(2, 4), F_0 = [2, 4]^T, E_1 = [1, 1], D_1 = [6]:
+    # U_0^{-1} F_0 = [1, 1]^T, so U_1 = 6 - (1 + 1) = 4.
+    # With x = (1, 1, 1), b = (2 + 2, 4 + 4, 1 + 1 + 6) = (4, 8, 8):
+    # f_1 = 8 - E_1 U_0^{-1} (4, 8) = 8 - (2 + 2) = 4, s_1 = 4 / 4 = 1,
+    # s_0 = U_0^{-1} ((4, 8) - F_0 * 1) = U_0^{-1} (2, 4) = (1, 1).
+    diagonal = [np.diag([2.0, 4.0]), np.array([[6.0]])]
+    lower = [np.array([[1.0, 1.0]])]
+    upper = [np.array([[2.0], [4.0]])]
+    A = BlockTridiagonal(diagonal, lower, upper)
+
+    fac = A.factor()
+    x = fac.solve(np.array([4.0, 8.0, 8.0]))
+    X = fac.solve(np.array([[4.0, 8.0], [8.0, 16.0], [8.0, 16.0]]))
+
+    # Powers of two and small integers only: every step is exact.
+    np.testing.assert_array_equal(fac.pivot_blocks[1], [[4.0]])
+    np.testing.assert_array_equal(x, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(X, [[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]])
+    np.testing.assert_array_equal(
+        A.to_dense(), [[2.0, 0.0, 2.0], [0.0, 4.0, 4.0], [1.0, 1.0, 6.0]]
+    )
+
+
+def test_integer_blocks_are_stored_as_float64():
+    A = BlockTridiagonal([[[2]], [[3]]], [[[4]]], [[[1]]])
+
+    assert all(d.dtype == np.float64 for d in A.diagonal + A.lower + A.upper)
+    np.testing.assert_array_equal(A.solve([4, 10]), [1.0, 2.0])
+
+
+# --------------------------------------------------------- singular pivots
+
+
+SINGULAR_PIVOT_CASES = {
+    # name: (dense matrix, sizes, singular block, zero-pivot position)
+    "first block, [[0, 1], [1, 0]]": (
+        [[0.0, 1.0], [1.0, 0.0]], (1, 1), 0, 0,
+    ),
+    "first block, second pivot": (
+        [[1.0, 2.0, 1.0], [2.0, 4.0, 0.0], [0.0, 1.0, 0.0]], (2, 1), 0, 1,
+    ),
+    # U_0 = 1, U_1 = 1 - 1 * 1 * 1 = 0, while det = -1.
+    "later block, scalars": (
+        [[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]], (1, 1, 1), 1, 0,
+    ),
+    # E_1 = 0, so U_1 = D_1 = [[1, 2], [2, 4]], while det = 2.
+    "later block, second pivot": (
+        [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 2.0, 1.0],
+            [0.0, 2.0, 4.0, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+        ],
+        (1, 2, 1),
+        1,
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SINGULAR_PIVOT_CASES))
+def test_singular_pivot_block_raises(case):
+    dense, sizes, block, position = SINGULAR_PIVOT_CASES[case]
+    dense = np.array(dense)
+    A = BlockTridiagonal.from_dense(dense, sizes)
+    b = np.ones(len(dense))
+
+    # The whole matrix is fine: a dense pivoted LU solves it.
+    assert abs(np.linalg.det(dense)) >= 1.0
+    np.linalg.solve(dense, b)
+
+    message = rf"block index {block}, 0-based"
+    with pytest.raises(SingularBlockError, match=message) as err:
+        A.factor()
+    assert err.value.block == block
+    assert err.value.position == position
+    assert f"position {position} (0-based)" in str(err.value)
+    assert isinstance(err.value, np.linalg.LinAlgError)
+    with pytest.raises(SingularBlockError):
+        A.solve(b)
+
+
+def test_numerically_singular_block_raises_with_rcond():
+    # U_0 = [[1, 1], [1, 1 + 2 eps]]: its LU pivot is 2 eps exactly, so no
+    # zero pivot, but rcond = 2 eps / 4 = eps / 2 < RCOND_SINGULAR.
+    D = np.array([[1.0, 1.0], [1.0, 1.0 + 2 * EPS]])
+    A = BlockTridiagonal([D, np.eye(1)], [np.zeros((1, 2))], [np.zeros((2, 1))])
+
+    with pytest.raises(SingularBlockError, match="rcond") as err:
+        A.factor()
+
+    assert err.value.block == 0
+    assert err.value.position == 1
+    assert err.value.rcond < RCOND_SINGULAR
+
+
+def test_overflowing_schur_complement_raises():
+    # [[1e-200, 1e100], [1e100, 1]] is well conditioned as a whole (det about
+    # -1e200, a pivoted LU swaps the rows), but U_1 = 1 - 1e100 * 1e300
+    # overflows: block elimination cannot handle it.
+    A = BlockTridiagonal([[[1e-200]], [[1.0]]], [[[1e100]]], [[[1e100]]])
+    dense = A.to_dense()
+    assert np.linalg.cond(dense) < 10
+
+    with pytest.raises(np.linalg.LinAlgError, match=r"U_1 .*overflowed"):
+        A.factor()
+
+
+@pytest.mark.parametrize("via", ["factor", "solve"])
+@pytest.mark.parametrize("block", [0, 1])
+def test_ill_conditioned_block_warns(block, via):
+    # [[1, 1], [1, 1 + 1e-10]] has rcond about 1e-10 / 4, between eps and
+    # sqrt(eps); the other block is the identity, so U_1 = D_1 (E_1 = 0).
+    bad = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-10]])
+    diagonal = [np.eye(2), np.eye(2)]
+    diagonal[block] = bad
+    A = BlockTridiagonal(diagonal, [np.zeros((2, 2))], [np.ones((2, 2))])
+
+    run = A.factor if via == "factor" else (lambda: A.solve(np.ones(4)))
+
+    with pytest.warns(LinAlgWarning, match=rf"block index {block}, 0-based") as rec:
+        result = run()
+
+    assert len(rec) == 1
+    assert "rcond" in str(rec[0].message)
+    # stacklevel points at the caller, this file, not the library.
+    assert rec[0].filename == __file__
+    if via == "factor":
+        assert RCOND_SINGULAR < result.rcond[block] < RCOND_WARN
+
+
+# -------------------------------------------------------------- bad inputs
+
+
+def good_blocks():
+    """Valid blocks of sizes (2, 3, 1), made fresh for each use."""
+    return random_blocks(make_rng(14), (2, 3, 1))
+
+
+def replace(blocks, which, index, value):
+    """Copy of the (diagonal, lower, upper) lists with one block replaced."""
+    lists = [list(b) for b in blocks]
+    lists[which][index] = value
+    return lists
+
+
+def with_nan(a, index=0, value=np.nan):
+    """A float copy of ``a`` with ``value`` written at ``index``."""
+    a = np.array(a, dtype=float)
+    a[index] = value
+    return a
+
+
+# name: (make arguments from the good blocks, exception, message pattern)
+BAD_CONSTRUCTOR_CASES = {
+    "no diagonal blocks": (
+        lambda b: ([], [], []),
+        ValueError,
+        r"^diagonal: expected at least one block, got 0",
+    ),
+    "lower too short": (
+        lambda b: (b[0], b[1][:1], b[2]),
+        ValueError,
+        r"^lower: expected .* 2 blocks, got 1",
+    ),
+    "upper too long": (
+        lambda b: (b[0], b[1], b[2] + [np.ones((1, 1))]),
+        ValueError,
+        r"^upper: expected .* 2 blocks, got 3",
+    ),
+    "diagonal block 1-D": (
+        lambda b: replace(b, 0, 1, np.ones(3)),
+        ValueError,
+        r"^diagonal\[1\]: expected a 2-D array, got shape \(3,\)",
+    ),
+    "diagonal block not square": (
+        lambda b: replace(b, 0, 0, np.ones((2, 3))),
+        ValueError,
+        r"^diagonal\[0\]: expected a square block, got shape \(2, 3\)",
+    ),
+    "lower block wrong shape": (
+        lambda b: replace(b, 1, 0, np.ones((2, 3))),
+        ValueError,
+        r"^lower\[0\]: expected shape \(3, 2\), got \(2, 3\)",
+    ),
+    "upper block wrong shape": (
+        lambda b: replace(b, 2, 1, np.ones((1, 3))),
+        ValueError,
+        r"^upper\[1\]: expected shape \(3, 1\), got \(1, 3\)",
+    ),
+    "NaN in a lower block": (
+        lambda b: replace(b, 1, 1, with_nan(b[1][1], (0, 0))),
+        ValueError,
+        r"^lower\[1\]: expected finite",
+    ),
+    "inf in a diagonal block": (
+        lambda b: replace(b, 0, 2, with_nan(b[0][2], (0, 0), np.inf)),
+        ValueError,
+        r"^diagonal\[2\]: expected finite",
+    ),
+    "complex block": (
+        lambda b: replace(b, 2, 0, b[2][0] + 1j),
+        TypeError,
+        r"^upper\[0\]: .*complex",
+    ),
+    "string block": (
+        lambda b: replace(b, 0, 0, [["a", "b"], ["c", "d"]]),
+        TypeError,
+        r"^diagonal\[0\]: .*dtype",
+    ),
+    "ragged block": (
+        lambda b: replace(b, 0, 0, [[1.0, 2.0], [3.0]]),
+        ValueError,
+        r"^diagonal\[0\]: expected a 2-D array",
+    ),
+    "zero-size block": (
+        lambda b: ([np.ones((0, 0))], [], []),
+        ValueError,
+        r"^diagonal\[0\]: .*zero-size",
+    ),
+    "single array instead of a list": (
+        lambda b: (np.eye(2), [], []),
+        TypeError,
+        r"^diagonal: expected a sequence",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONSTRUCTOR_CASES))
+def test_constructor_rejects_bad_input(case):
+    make, error, message = BAD_CONSTRUCTOR_CASES[case]
+    args = make(good_blocks())
+
+    with pytest.raises(error, match=message):
+        BlockTridiagonal(*args)
+
+
+BAD_OPERAND_CASES = {
+    "too short": (np.ones(5), ValueError, r"\(6,\) or \(6, k\), got \(5,\)"),
+    "transposed": (np.ones((3, 6)), ValueError, r"got \(3, 6\)"),
+    "3-D": (np.ones((6, 1, 1)), ValueError, r"got \(6, 1, 1\)"),
+    "complex": (np.ones(6) * 1j, TypeError, r"complex"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OPERAND_CASES))
+def test_solve_and_matvec_reject_bad_operands(case):
+    value, error, message = BAD_OPERAND_CASES[case]
+    A = BlockTridiagonal(*good_blocks())
+    fac = A.factor()
+
+    with pytest.raises(error, match=rf"^b: .*{message}"):
+        A.solve(value)
+    with pytest.raises(error, match=rf"^b: .*{message}"):
+        fac.solve(value)
+    with pytest.raises(error, match=rf"^x: .*{message}"):
+        A.matvec(value)
+
+
+def test_solve_rejects_nan_rhs():
+    A = BlockTridiagonal(*good_blocks())
+
+    with pytest.raises(ValueError, match=r"^b: expected finite"):
+        A.solve(with_nan(np.ones(6), 4))
+    with pytest.raises(ValueError, match=r"^b: expected finite"):
+        A.factor().solve(with_nan(np.ones((6, 2)), (5, 1), -np.inf))
+    with pytest.raises(ValueError, match=r"^x: expected finite"):
+        A.matvec(with_nan(np.ones(6)))
+
+
+BAD_FROM_DENSE_CASES = {
+    "not square": (np.ones((3, 4)), (1, 2), ValueError, r"^A: expected a square"),
+    "sizes do not sum to N": (np.eye(3), (1, 1), ValueError, r"^sizes: .*\(sum 2\)"),
+    "zero size": (np.eye(3), (3, 0), ValueError, r"^sizes: expected positive"),
+    "NaN": (with_nan(np.eye(3), (1, 2)), (1, 2), ValueError, r"^A: expected finite"),
+    "complex": (np.eye(3) + 0j, (1, 2), TypeError, r"^A: .*complex"),
+    "fractional size": (np.eye(3), (1.5, 1.5), TypeError, r"^sizes: .*integers"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FROM_DENSE_CASES))
+def test_from_dense_rejects_bad_input(case):
+    dense, sizes, error, message = BAD_FROM_DENSE_CASES[case]
+
+    with pytest.raises(error, match=message):
+        BlockTridiagonal.from_dense(dense, sizes)
+
+
+# ------------------------------------------------------------ no aliasing
+
+
+def test_inputs_are_copied_and_never_modified():
+    blocks = good_blocks()
+    before = [[b.copy() for b in blocks_list] for blocks_list in blocks]
+
+    A = BlockTridiagonal(*blocks)
+    dense = A.to_dense()
+    A.solve(np.ones(6))
+
+    for got_list, want_list in zip(blocks, before):
+        for got, want in zip(got_list, want_list):
+            np.testing.assert_array_equal(got, want)
+    # Changing the user's arrays afterwards does not reach the matrix.
+    for blocks_list in blocks:
+        for b in blocks_list:
+            b[...] = 7.0
+    np.testing.assert_array_equal(A.to_dense(), dense)
+
+
+def test_from_dense_does_not_modify_or_alias_input():
+    sizes = (2, 3, 1)
+    dense = dense_from_blocks(sizes, *good_blocks())
+    before = dense.copy()
+
+    A = BlockTridiagonal.from_dense(dense, sizes)
+    dense[...] = 0.0
+
+    np.testing.assert_array_equal(A.to_dense(), before)
+
+
+def test_stored_blocks_and_factors_are_read_only():
+    A = BlockTridiagonal(*good_blocks())
+    fac = A.factor()
+
+    arrays = [*A.diagonal, *A.lower, *A.upper, *fac.pivot_blocks]
+    arrays += [a for pair in fac.lu_factors for a in pair]
+    for a in arrays:
+        with pytest.raises(ValueError, match="read-only"):
+            a[0, ...] = 0
+    with pytest.raises(AttributeError):
+        A.diagonal = ()
+    with pytest.raises(AttributeError):
+        fac.pivot_blocks = ()

@@ -170,6 +170,29 @@ class Dense(_Affine):
         G = _block_diagonal(d1[:, :, None] * W)
         return J, G
 
+    def vjp(self, x, Z, b):
+        """The products ``b J`` and ``b G`` without forming ``J`` or ``G``.
+
+        Parameters
+        ----------
+        x : (p,) ndarray
+        Z : (B, i) ndarray
+        b : (B o,) ndarray
+
+        Returns
+        -------
+        bJ : (p,) ndarray
+        bG : (B i,) ndarray
+        """
+        Z = self._check_input(Z)
+        W, _ = self.unpack(x)
+        Delta = b.reshape(Z.shape[0], self.n_out) * self.activation.d1(
+            self._preactivation(x, Z)
+        )
+        # dU/dW[k, j] = Z[:, j] in row k, dU/dc[k] = 1, dU/dZ = W
+        bJ = np.concatenate([(Delta.T @ Z).ravel(), Delta.sum(axis=0)])
+        return bJ, (Delta @ W).ravel()
+
     def curvature(self, x, Z, b):
         """Second derivatives of ``phi = b . f(z; x)`` with `b` held fixed.
 

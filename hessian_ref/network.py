@@ -252,15 +252,27 @@ class MLP:
     def gradient(self, theta, X, targets):
         """Gradient of the loss by one backward pass (claim C1).
 
-        ``b_L = 1``, ``b_{l-1} = b_l G_l``, ``g_l = b_l J_l``.
+        ``b_L = 1``, ``b_{l-1} = b_l G_l``, ``g_l = b_l J_l``; the products
+        with the hidden layers' ``J_l`` and ``G_l`` are taken without forming
+        them.
 
         Returns
         -------
         g : (P,) ndarray
         """
-        return self._backward(theta, X, targets)[0]
+        xs = self.split(theta)
+        X, targets = self.check_batch(X, targets)
+        Zs = self._inputs(xs, X)
+        J, G = self.layers[-1].jacobians(xs[-1], Zs[-1], targets)
+        grads = [J[0]]
+        b = G[0]
+        for l in range(self.depth - 2, -1, -1):
+            g_l, b = self.layers[l].vjp(xs[l], Zs[l], b)
+            grads.insert(0, g_l)
+        return np.concatenate(grads)
 
     def _backward(self, theta, X, targets):
+        """Forward pass, then every ``J_l``, ``G_l`` and ``b_l`` going back."""
         xs = self.split(theta)
         X, targets = self.check_batch(X, targets)
         Zs = self._inputs(xs, X)

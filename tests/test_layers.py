@@ -151,3 +151,16 @@ def test_bad_inputs_are_named():
     mse = MeanSquaredError(2, 3)
     with pytest.raises(ValueError, match=r"targets: expected regression targets of shape \(2, 3\)"):
         mse.forward(np.zeros(9), np.zeros((2, 2)), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("n_in, n_out, batch", DIMS)
+def test_vjp_equals_products_with_explicit_jacobians(activation, n_in, n_out, batch):
+    layer = Dense(n_in, n_out, activation)
+    x = rng.standard_normal(layer.n_params)
+    Z = rng.standard_normal((batch, n_in))
+    b = rng.standard_normal(batch * n_out)
+    J, G = layer.jacobians(x, Z)
+    bJ, bG = layer.vjp(x, Z, b)
+    _close(bJ, b @ J)
+    _close(bG, b @ G)

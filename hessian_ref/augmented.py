@@ -25,10 +25,13 @@ grid of blocks into an L x 3 grid it undoes itself, but as a matrix
 ``a_L = 1``); un-pivot with ``Pi^T`` (CLAIMS.md C12, erratum E2).
 """
 
+import warnings
+
 import numpy as np
+from scipy.linalg import LinAlgWarning
 
 from ._checks import check_eps, check_vectors
-from .block_tridiagonal import BlockTridiagonal
+from .block_tridiagonal import RCOND_WARN, BlockTridiagonal
 
 __all__ = [
     "augmented_system",
@@ -136,23 +139,46 @@ def augmented_system(lin, eps):
     return BlockTridiagonal(diagonal, lower, upper)
 
 
-def solve_from_blocks(lin, v, eps):
+def solve_from_blocks(lin, v, eps, return_rcond=False):
     """``(H + eps I)^{-1} v`` from the blocks of a linearization.
 
     Solves ``K' s' = Pi (v, 0, 0)`` by block elimination and reads ``x`` out
-    of ``Pi^T s'``. Shapes and errors as :func:`hessian_inverse_product`.
+    of ``Pi^T s'``. Shapes, errors and warnings as
+    :func:`hessian_inverse_product`; with `return_rcond`, also returns the
+    reciprocal condition estimates of the ``L`` pivot blocks, layer by layer.
     """
+    x, rcond = _solve(lin, check_vectors("v", v, sum(lin.p)), check_eps(eps), 3)
+    return (x, rcond) if return_rcond else x
+
+
+def _solve(lin, v, eps, stacklevel):
+    """The solve for validated `v` and `eps`; returns ``x`` and the rconds."""
     P = sum(lin.p)
-    v = check_vectors("v", v, P)
     Kp = augmented_system(lin, eps)
     a = lin.a[1:]
     perm = pivot_permutation(lin.p, a)
 
+    with warnings.catch_warnings():
+        # reported once below, by layer, instead of once per block
+        warnings.simplefilter("ignore", LinAlgWarning)
+        factorization = Kp.factor()
+    poor = [k for k, r in enumerate(factorization.rcond) if r < RCOND_WARN]
+    if poor:
+        layers = ", ".join(str(k + 1) for k in poor)
+        warnings.warn(
+            f"{len(poor)} of {Kp.n_blocks} pivot blocks (layers {layers}) have a "
+            f"reciprocal condition estimate below sqrt(eps_mach) = "
+            f"{RCOND_WARN:.1e} (smallest {min(factorization.rcond):.1e}); "
+            f"block elimination may lose accuracy here",
+            LinAlgWarning,
+            stacklevel=stacklevel,
+        )
+
     rhs = np.zeros((P + 2 * sum(a),) + v.shape[1:])
     rhs[:P] = v
     s = np.empty_like(rhs)
-    s[perm] = Kp.factor().solve(rhs[perm])  # s = Pi^T s'
-    return s[:P]
+    s[perm] = factorization.solve(rhs[perm])  # s = Pi^T s'
+    return s[:P], factorization.rcond
 
 
 def hessian_inverse_product(net, theta, X, targets, v, eps):
@@ -189,6 +215,14 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
         nonsingular (MATH.md section 6); a pivoted banded solver is not part
         of this release.
 
+    Warns
+    -----
+    scipy.linalg.LinAlgWarning
+        Once per solve, naming the layers whose pivot blocks have a
+        reciprocal condition estimate below ``sqrt(eps_mach)``. Such blocks
+        are common when ``eps`` is small against ``H`` and need not spoil
+        the answer; judge it by its residual.
+
     Notes
     -----
     Inputs are converted to float64; nothing the caller passed is modified.
@@ -197,4 +231,4 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
     X, targets = net.check_batch(X, targets)
     v = check_vectors("v", v, net.n_params)
     eps = check_eps(eps)
-    return solve_from_blocks(net.linearize(theta, X, targets), v, eps)
+    return _solve(net.linearize(theta, X, targets), v, eps, 3)[0]

@@ -20,11 +20,13 @@ __all__ = [
     "adjoint_sweep",
     "hessian_vector_product",
     "hvp_from_blocks",
+    "split_by_layer",
     "tangent_sweep",
 ]
 
 
-def _split_vector(lin, v):
+def split_by_layer(lin, v):
+    """Views ``v_1 .. v_L`` of a ``(P,)`` or ``(P, k)`` array, layer by layer."""
     v = check_vectors("v", v, sum(lin.p))
     at = np.concatenate([[0], np.cumsum(lin.p)])
     return [v[s:e] for s, e in itertools.pairwise(at)]
@@ -82,7 +84,7 @@ def hvp_from_blocks(lin, v):
     -------
     Hv : ndarray of the shape of `v`
     """
-    vs = _split_vector(lin, v)
+    vs = split_by_layer(lin, v)
     ys = tangent_sweep(lin, vs)
     ws = adjoint_sweep(lin, vs, ys)
     out = []

@@ -6,7 +6,7 @@ import pytest
 from conftest import SHAPES, make_problem, rel_err
 
 from hessian_ref.dense import autograd_hessian, finite_difference_hvp
-from hessian_ref.hvp import hessian_vector_product, tangent_sweep
+from hessian_ref.hvp import hessian_vector_product, split_by_layer, tangent_sweep
 
 rng = np.random.default_rng(505)
 ACTS = ["tanh", "sigmoid", "softplus", "identity"]
@@ -55,8 +55,7 @@ def test_tangent_is_the_forward_derivative_of_the_activations():
     net, theta, X, t = make_problem(rng, (3, 4, 5, 2), "sigmoid", "cross_entropy", 3)
     lin = net.linearize(theta, X, t)
     v = rng.standard_normal(net.n_params)
-    at = np.cumsum((0,) + net.p)
-    ys = tangent_sweep(lin, [v[s:e] for s, e in zip(at[:-1], at[1:])])
+    ys = tangent_sweep(lin, split_by_layer(lin, v))
     Zs = net.activations_of(theta, X)
     for l, Z in enumerate(Zs):
         def z_l(th, l=l):

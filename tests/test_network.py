@@ -64,7 +64,7 @@ def test_init_is_seeded_and_orthogonal():
     a, b, c = net.init(seed=7), net.init(seed=7), net.init(seed=8)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
-    (W1, _), (W2, _), (W3, _) = net.unpack(net.init(seed=1, gain=2.0))
+    (W1, _), _, (W3, _) = net.unpack(net.init(seed=1, gain=2.0))
     np.testing.assert_allclose(W1.T @ W1, 4 * np.eye(4), atol=1e-13)
     np.testing.assert_allclose(W3 @ W3.T, 4 * np.eye(3), atol=1e-13)
 

@@ -1,10 +1,10 @@
 """The augmented system ``K``, its pivot, and ``(H + eps I)^{-1} v``.
 
-MATH.md section 4: naming the two sweeps of the Hessian-vector product as
+derivation.md section 4: naming the two sweeps of the Hessian-vector product as
 unknowns, ``y = M^{-1} J x`` and ``w = M^{-T} Sh^T (R^T x + S Sh y)``, turns
 ``(H + eps I) x = v`` into ``K (x, y, w) = (v, 0, 0)``.
 
-MATH.md section 5: reordering the unknowns (and equations) from
+derivation.md section 5: reordering the unknowns (and equations) from
 ``(x_1..x_L, y_1..y_L, w_1..w_L)`` to ``(x_1, y_1, w_1, ..., x_L, y_L, w_L)``
 makes ``K' = Pi K Pi^T`` block tridiagonal with ``L`` square diagonal blocks of
 size ``p_l + 2 a_l``. Inside block ``l`` the unknowns and the equations come
@@ -22,18 +22,23 @@ so ``E_l`` (below the diagonal) carries only ``R_l`` and ``-G_l`` in its
 The pivot is a permutation: ``Pi^{-1} = Pi^T``. As a regrouping of a 3 x L
 grid of blocks into an L x 3 grid it undoes itself, but as a matrix
 ``Pi Pi != I`` as soon as the blocks differ in size (always here, since
-``a_L = 1``); un-pivot with ``Pi^T`` (CLAIMS.md C12, erratum E2).
+``a_L = 1``); un-pivot with ``Pi^T`` (paper/derivation.md section 5).
 """
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import LinAlgWarning
 
+MACHINE_EPS = float(np.finfo(float).eps)
+
 from ._checks import check_eps, check_vectors
-from .block_tridiagonal import RCOND_WARN, BlockTridiagonal
+from .block_tridiagonal import BlockTridiagonal, SingularBlockError
 
 __all__ = [
+    "BACKWARD_ERROR_FACTOR",
+    "SolveInfo",
     "augmented_system",
     "hessian_inverse_product",
     "pivot_matrix",
@@ -139,46 +144,98 @@ def augmented_system(lin, eps):
     return BlockTridiagonal(diagonal, lower, upper)
 
 
-def solve_from_blocks(lin, v, eps, return_rcond=False):
+@dataclass(frozen=True)
+class SolveInfo:
+    """How a structured solve went.
+
+    Attributes
+    ----------
+    rcond : tuple of float
+        Reciprocal condition estimates of the ``L`` pivot blocks ``U_l``
+        (LAPACK ``dgecon``, 1-norm), layer by layer.
+    backward_error : float
+        Normwise backward error of the solve of the pivoted system,
+        ``||K' s' - r'|| / (||K'|| ||s'|| + ||r'||)`` in the infinity norm,
+        largest over the right-hand sides; computed blockwise in linear time.
+    """
+
+    rcond: tuple
+    backward_error: float
+
+
+#: A structured solve warns when its backward error on ``K'`` exceeds this
+#: multiple of ``N eps_mach`` (``N`` the order of ``K'``): far more than a
+#: backward-stable solve leaves.
+BACKWARD_ERROR_FACTOR = 1e3
+
+
+def solve_from_blocks(lin, v, eps, return_info=False):
     """``(H + eps I)^{-1} v`` from the blocks of a linearization.
 
     Solves ``K' s' = Pi (v, 0, 0)`` by block elimination and reads ``x`` out
     of ``Pi^T s'``. Shapes, errors and warnings as
-    :func:`hessian_inverse_product`; with `return_rcond`, also returns the
-    reciprocal condition estimates of the ``L`` pivot blocks, layer by layer.
+    :func:`hessian_inverse_product`; with `return_info`, returns
+    ``(x, SolveInfo)``.
     """
-    x, rcond = _solve(lin, check_vectors("v", v, sum(lin.p)), check_eps(eps), 3)
-    return (x, rcond) if return_rcond else x
+    x, info = _solve(lin, check_vectors("v", v, sum(lin.p)), check_eps(eps), 3)
+    return (x, info) if return_info else x
+
+
+def _inf_norm(Kp):
+    """``||K'||_inf`` from the blocks."""
+    rows = [np.abs(D).sum(axis=1) for D in Kp.diagonal]
+    for k, E in enumerate(Kp.lower):
+        rows[k + 1] = rows[k + 1] + np.abs(E).sum(axis=1)
+    for k, F in enumerate(Kp.upper):
+        rows[k] = rows[k] + np.abs(F).sum(axis=1)
+    return max(float(r.max()) for r in rows)
 
 
 def _solve(lin, v, eps, stacklevel):
-    """The solve for validated `v` and `eps`; returns ``x`` and the rconds."""
+    """The solve for validated `v` and `eps`; returns ``x`` and a SolveInfo."""
     P = sum(lin.p)
     Kp = augmented_system(lin, eps)
     a = lin.a[1:]
     perm = pivot_permutation(lin.p, a)
 
     with warnings.catch_warnings():
-        # reported once below, by layer, instead of once per block
+        # judged below by the backward error, which says whether it mattered
         warnings.simplefilter("ignore", LinAlgWarning)
-        factorization = Kp.factor()
-    poor = [k for k, r in enumerate(factorization.rcond) if r < RCOND_WARN]
-    if poor:
-        layers = ", ".join(str(k + 1) for k in poor)
+        try:
+            factorization = Kp.factor()
+        except SingularBlockError as error:
+            raise SingularBlockError(
+                f"the pivot block of layer {error.block + 1} is singular, so block "
+                f"elimination cannot proceed ({error}); H + eps I itself may be "
+                f"nonsingular, since elimination pivots only inside blocks "
+                f"(derivation.md section 6): a slightly different eps avoids it",
+                error.block,
+                error.position,
+                error.rcond,
+            ) from error
+    rhs = np.zeros((P + 2 * sum(a),) + v.shape[1:])
+    rhs[:P] = v
+    r = rhs[perm]
+    s_pivoted = factorization.solve(r)
+
+    residual = np.abs(Kp.matvec(s_pivoted) - r).max(axis=0)
+    scale = _inf_norm(Kp) * np.abs(s_pivoted).max(axis=0) + np.abs(r).max(axis=0)
+    backward_error = float(np.max(residual / scale))
+    N = Kp.shape[0]
+    if backward_error > BACKWARD_ERROR_FACTOR * N * MACHINE_EPS:
+        worst = int(np.argmin(factorization.rcond))
         warnings.warn(
-            f"{len(poor)} of {Kp.n_blocks} pivot blocks (layers {layers}) have a "
-            f"reciprocal condition estimate below sqrt(eps_mach) = "
-            f"{RCOND_WARN:.1e} (smallest {min(factorization.rcond):.1e}); "
-            f"block elimination may lose accuracy here",
+            f"block elimination left a backward error of {backward_error:.1e} "
+            f"(above {BACKWARD_ERROR_FACTOR:g} N eps_mach with N = {N}); the "
+            f"worst-conditioned pivot block is layer {worst + 1}'s, reciprocal "
+            f"condition estimate {factorization.rcond[worst]:.1e}",
             LinAlgWarning,
             stacklevel=stacklevel,
         )
 
-    rhs = np.zeros((P + 2 * sum(a),) + v.shape[1:])
-    rhs[:P] = v
     s = np.empty_like(rhs)
-    s[perm] = factorization.solve(rhs[perm])  # s = Pi^T s'
-    return s[:P], factorization.rcond
+    s[perm] = s_pivoted  # s = Pi^T s'
+    return s[:P], SolveInfo(tuple(factorization.rcond), backward_error)
 
 
 def hessian_inverse_product(net, theta, X, targets, v, eps):
@@ -212,16 +269,17 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
     SingularBlockError
         If a pivot block of the elimination is singular. Block elimination
         pivots only inside blocks, so this can happen while ``H + eps I`` is
-        nonsingular (MATH.md section 6); a pivoted banded solver is not part
+        nonsingular (derivation.md section 6); a pivoted banded solver is not part
         of this release.
 
     Warns
     -----
     scipy.linalg.LinAlgWarning
-        Once per solve, naming the layers whose pivot blocks have a
-        reciprocal condition estimate below ``sqrt(eps_mach)``. Such blocks
-        are common when ``eps`` is small against ``H`` and need not spoil
-        the answer; judge it by its residual.
+        When the solve of the pivoted system leaves a backward error above
+        ``BACKWARD_ERROR_FACTOR * N * eps_mach``, naming the layer whose pivot
+        block is worst conditioned. Poorly conditioned pivot blocks alone are
+        common when ``eps`` is small against ``H`` and need not spoil the
+        answer, so they are not reported unless the backward error is.
 
     Notes
     -----

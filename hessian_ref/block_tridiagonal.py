@@ -2,11 +2,11 @@
 
 A general linear-algebra module: nothing here knows about neural networks.
 Elsewhere in hessian_ref the matrix is the pivoted augmented system ``K'`` of
-MATH.md section 5, but every routine below takes plain blocks.
+derivation.md section 5, but every routine below takes plain blocks.
 
 Conventions, stated once:
 
-- Blocks are numbered from 0 in code and in every message. MATH.md section 6
+- Blocks are numbered from 0 in code and in every message. derivation.md section 6
   numbers them from 1; its ``D_l``, ``E_l``, ``F_l``, ``U_l`` are this
   module's ``D_{l-1}``, ``E_{l-1}``, ``F_{l-1}``, ``U_{l-1}``.
 - ``D_k = diagonal[k]`` is block ``(k, k)``, ``E_k = lower[k - 1]`` is block
@@ -50,7 +50,7 @@ class SingularBlockError(np.linalg.LinAlgError):
     Raised when LAPACK ``dgetrf`` meets an exactly zero pivot, or when the
     estimated reciprocal condition number of ``U_k`` is below
     ``RCOND_SINGULAR``. The whole matrix may still be nonsingular: the
-    elimination pivots only inside each block (MATH.md section 6).
+    elimination pivots only inside each block (derivation.md section 6).
 
     Parameters
     ----------
@@ -195,7 +195,7 @@ def _block_lu(diagonal, lower, upper):
     pivot_blocks, factors, rconds = [], [], []
 
     for k, d in enumerate(diagonal):
-        # MATH.md section 6: U_0 = D_0, U_k = D_k - E_k U_{k-1}^{-1} F_{k-1}.
+        # derivation.md section 6: U_0 = D_0, U_k = D_k - E_k U_{k-1}^{-1} F_{k-1}.
         if k == 0:
             schur = d.copy()
         else:
@@ -217,7 +217,7 @@ def _block_thomas_solve(lower, upper, factors, offsets, rhs):
     n = len(factors)
     rows = [slice(offsets[k], offsets[k + 1]) for k in range(n)]
 
-    # MATH.md section 6, forward: f_0 = r_0, f_k = r_k - E_k U_{k-1}^{-1} f_{k-1}.
+    # derivation.md section 6, forward: f_0 = r_0, f_k = r_k - E_k U_{k-1}^{-1} f_{k-1}.
     f = [rhs[rows[0]]]
     for k in range(1, n):
         coupling = _lu_solve(factors[k - 1], f[k - 1], k - 1)
@@ -260,7 +260,7 @@ class BlockTridiagonal:
 
     The unknowns are ordered block by block: ``x = (x_0, ..., x_{n-1})`` with
     ``x_k = x[o_k:o_{k+1}]``, the same ordering as the equations. In
-    hessian_ref this is the order left by the pivot of MATH.md section 5
+    hessian_ref this is the order left by the pivot of derivation.md section 5
     (block ``k`` holds the x-, y- and w-unknowns of layer ``k + 1``), but the
     class does not depend on it.
 
@@ -305,7 +305,7 @@ class BlockTridiagonal:
     arrays do not reach the matrix, and the matrix never writes to them.
 
     ``factor`` performs block elimination (the block Thomas algorithm,
-    MATH.md section 6). It pivots only inside each block, so it needs every
+    derivation.md section 6). It pivots only inside each block, so it needs every
     Schur complement ``U_k`` to be nonsingular; that can fail while the
     whole matrix is nonsingular (for instance ``[[0, 1], [1, 0]]`` as two
     1 x 1 blocks). It then raises ``SingularBlockError``. A banded LU with
@@ -534,7 +534,7 @@ class BlockTridiagonal:
         return self.matvec(x)
 
     def factor(self):
-        """Factor the matrix by block elimination (block LU, MATH.md section 6).
+        """Factor the matrix by block elimination (block LU, derivation.md section 6).
 
         Returns
         -------
@@ -656,7 +656,7 @@ class BlockLUFactorization:
     With ``L`` the unit block lower-bidiagonal matrix with blocks
     ``L_k = E_k U_{k-1}^{-1}`` below the diagonal, and ``R`` the block
     upper-bidiagonal matrix with ``U_k`` on the diagonal and ``F_k`` above
-    it, the factored matrix is ``A = L R`` (MATH.md section 6)::
+    it, the factored matrix is ``A = L R`` (derivation.md section 6)::
 
           [ I              ] [ U_0  F_0          ]
           [ L_1  I         ] [      U_1  F_1     ]
@@ -741,7 +741,7 @@ class BlockLUFactorization:
 
         Notes
         -----
-        MATH.md section 6: forward ``f_0 = r_0``,
+        derivation.md section 6: forward ``f_0 = r_0``,
         ``f_k = r_k - E_k U_{k-1}^{-1} f_{k-1}``; backward
         ``s_{n-1} = U_{n-1}^{-1} f_{n-1}``,
         ``s_k = U_k^{-1} (f_k - F_k s_{k+1})``, with ``r_k`` and ``s_k`` the

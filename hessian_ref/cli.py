@@ -36,7 +36,7 @@ def _parser():
         "inverse Hessian-vector product for tall-skinny networks.",
     )
     parser.add_argument("--version", action="version", version=__version__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="command")
     rep = commands.add_parser(
         "reproduce",
         help="train a deep tanh MLP on Iris and check every structured "
@@ -63,7 +63,8 @@ def _reproduce(args):
     print(f"network: 4 -> {args.depth} x tanh({args.width}) -> softmax(3), "
           f"eps = {args.eps:g}")
     bar = tqdm(total=args.steps, desc="gradient descent", unit="step",
-               file=sys.stdout, leave=True, mininterval=0.5)
+               file=sys.stdout, leave=True, mininterval=0.5,
+               disable=None)  # no bar when the output is not a terminal
 
     def progress(*event):
         if len(event) == 2:
@@ -71,10 +72,12 @@ def _reproduce(args):
             bar.update(1)
             if step % 100 == 0:
                 bar.set_postfix(loss=f"{loss:.4f}")
+        elif event[0] == "training":
+            print(f"- training: {args.steps} steps of full-batch gradient descent",
+                  flush=True)
         else:
-            if event[0] != "training":
-                bar.close()
-                print(f"- {event[0]}")
+            bar.close()
+            print(f"- {event[0]}", flush=True)
 
     run = check_iris(eps=args.eps, depth=args.depth, width=args.width,
                      steps=args.steps, seed=args.seed, progress=progress)
@@ -127,7 +130,8 @@ def _reproduce(args):
             "eigenvalue_range": list(run.eigenvalue_range),
             "condition": run.condition,
             "layer_block_norms": run.block_norms,
-            "pivot_rcond": list(run.pivot_rcond),
+            # 3 digits: the last ones vary with BLAS threading from run to run
+            "pivot_rcond": [float(f"{r:.3g}") for r in run.pivot_rcond],
             "checks": [
                 {"quantity": c.quantity, "measured": c.measured,
                  "tolerance": c.tolerance, "kind": c.kind, "passed": c.passed,
@@ -156,7 +160,11 @@ def _reproduce(args):
 
 def main(argv=None):
     """Entry point of the ``hessian-ref`` console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
     if args.command == "reproduce":
         return _reproduce(args)
     raise AssertionError(f"unhandled command {args.command!r}")

@@ -7,8 +7,8 @@ parameters ``theta`` (layout in :mod:`hessian_ref.network`):
   of the network's forward pass twice; it shares no derivative code with the
   structured path.
 * :func:`hessian_from_blocks` assembles the matrices ``J``, ``M``, ``Q``,
-  ``R``, ``S`` and the shift of MATH.md section 3 densely from the per-layer
-  blocks and evaluates the claim-1 formula.
+  ``R``, ``S`` and the shift of derivation.md section 3 densely from the per-layer
+  blocks and evaluates the Hessian formula (the paper's claim 1).
 * :func:`finite_difference_hvp` takes central differences of the gradient.
 
 Everything here is dense and meant for small problems only.
@@ -110,7 +110,7 @@ def finite_difference_hvp(net, theta, X, targets, v, h=1e-5):
 
 
 def chain_matrices(lin):
-    """The dense matrices of MATH.md section 3 from per-layer blocks.
+    """The dense matrices of derivation.md section 3 from per-layer blocks.
 
     Parameters
     ----------
@@ -146,7 +146,7 @@ def chain_matrices(lin):
 
 
 def hessian_from_blocks(lin):
-    """The claim-1 formula of MATH.md section 3, evaluated densely.
+    """The Hessian formula (derivation.md section 3; the paper's claim 1), dense.
 
     ``H = Q + R Sh M^{-1} J + (R Sh M^{-1} J)^T + J^T M^{-T} Sh^T S Sh M^{-1} J``
 
@@ -162,7 +162,7 @@ def hessian_from_blocks(lin):
 
 
 def dense_augmented(lin, eps):
-    """The augmented matrix ``K`` of MATH.md section 4, unknowns ``(x, y, w)``.
+    """The augmented matrix ``K`` of derivation.md section 4, unknowns ``(x, y, w)``.
 
     Returns
     -------

@@ -60,8 +60,10 @@ def _occupancy(A, pixels):
 def _save(fig, stem):
     os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
     paths = [f"{stem}.png", f"{stem}.svg"]
-    fig.savefig(paths[0], dpi=150)
-    fig.savefig(paths[1])
+    fig.savefig(paths[0], dpi=150, metadata={"Software": None})
+    # no date and fixed element ids, so the same figure gives the same file
+    with matplotlib.rc_context({"svg.hashsalt": "hessian-ref"}):
+        fig.savefig(paths[1], metadata={"Date": None})
     plt.close(fig)
     return paths
 

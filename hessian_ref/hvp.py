@@ -1,6 +1,6 @@
 """Hessian-vector products by one tangent and one adjoint sweep.
 
-MATH.md section 3: with ``y = M^{-1} J v`` (the tangent sweep, a forward-mode
+derivation.md section 3: with ``y = M^{-1} J v`` (the tangent sweep, a forward-mode
 derivative of the activations) and ``w = M^{-T} Sh^T (R^T v + S Sh y)`` (the
 adjoint sweep),
 

@@ -1,6 +1,6 @@
 """Dense layers and fused loss heads, with every derivative derived by hand.
 
-Conventions (shared/MATH.md sections 1, 2 and 8), stated once here:
+Conventions (paper/derivation.md sections 1, 2 and 8), stated once here:
 
 * A layer maps a batch ``Z`` of shape ``(B, i)`` to ``(B, o)``; as a vector,
   ``z`` is the row-major (sample-major) flattening, so entry ``(n, k)`` sits
@@ -12,7 +12,7 @@ Conventions (shared/MATH.md sections 1, 2 and 8), stated once here:
   of ``U``: an elementwise activation for :class:`Dense`, a scalar loss for
   the heads :class:`SoftmaxCrossEntropy` and :class:`MeanSquaredError`.
 
-For the curvature, MATH.md section 2 looks at the scalar
+For the curvature, derivation.md section 2 looks at the scalar
 ``phi(z, x) = b . f(z; x)`` with the backward row vector ``b`` held fixed
 (``b = 1`` for a head). All three blocks ``Q``, ``R``, ``S`` follow from two
 quantities of ``phi`` as a function of ``U``: its gradient ``Delta``

@@ -1,6 +1,6 @@
 """A multilayer perceptron as a chain of layers on a batch.
 
-The flat parameter layout (shared/MATH.md section 8), stated once here:
+The flat parameter layout (paper/derivation.md section 8), stated once here:
 ``theta`` is the concatenation over layers ``l = 1..L`` (index ``l - 1`` in
 code) of each layer's ``x_l``; inside a layer, the weights ``W_l``
 (``out x in``) row-major, then the bias ``c_l``. The batch is sample-major:
@@ -24,7 +24,7 @@ __all__ = ["MLP", "LayerBlocks", "Linearization"]
 
 @dataclass(frozen=True)
 class LayerBlocks:
-    """The derivative blocks of one layer at one point (MATH.md section 2).
+    """The derivative blocks of one layer at one point (derivation.md section 2).
 
     Attributes
     ----------
@@ -176,7 +176,7 @@ class MLP:
         """Seeded parameters whose signals and curvature survive the depth.
 
         Weights are (semi-)orthogonal, scaled by `gain` (``1`` is the critical
-        gain of tanh; MATH.md section 10 explains why a careless scale makes
+        gain of tanh; derivation.md section 10 explains why a careless scale makes
         ``H`` vanish with depth); biases are normal with standard deviation
         `bias_scale`.
 
@@ -283,7 +283,7 @@ class MLP:
         bs = [None] * L
         bs[-1] = np.ones(1)
         for l in range(L - 2, -1, -1):
-            # MATH.md section 1: b_{l-1} = b_l G_l, with G of the layer above
+            # derivation.md section 1: b_{l-1} = b_l G_l, with G of the layer above
             bs[l] = bs[l + 1] @ jacobians[l + 1][1]
             jacobians[l] = self.layers[l].jacobians(xs[l], Zs[l])
         grad = np.concatenate([b @ J for b, (J, _) in zip(bs, jacobians)])

@@ -157,10 +157,10 @@ def check_iris(eps=1e-2, depth=16, width=4, steps=2000, seed=0, progress=None):
     with warnings.catch_warnings():
         # reported through pivot_rcond instead
         warnings.simplefilter("ignore", LinAlgWarning)
-        x, rcond = solve_from_blocks(lin, v, eps, return_rcond=True)
+        x, info = solve_from_blocks(lin, v, eps, return_info=True)
     timings["structured"] = time.perf_counter() - t0
 
-    say("dense oracles: autograd Hessian, claim-1 formula, dense solve")
+    say("dense oracles: autograd Hessian, Hessian formula from blocks, dense solve")
     t0 = time.perf_counter()
     H = autograd_hessian(net, theta, X, y)
     H_formula = hessian_from_blocks(lin)
@@ -173,6 +173,7 @@ def check_iris(eps=1e-2, depth=16, width=4, steps=2000, seed=0, progress=None):
     shifted = np.abs(eigenvalues + eps)
     cond = float(shifted.max() / shifted.min())
     blocks = layer_block_norms(H, net.p)
+    lin_size = P + 2 * sum(lin.a[1:])
     solve_tol = max(1e-10, 1e3 * cond * MACHINE_EPS)
     d = rng.standard_normal(P)
     d /= np.linalg.norm(d)
@@ -197,18 +198,21 @@ def check_iris(eps=1e-2, depth=16, width=4, steps=2000, seed=0, progress=None):
               "exact both ways; scaled by ||H|| ||v|| against cancellation"),
         Check("Hv: two sweeps vs central differences of the gradient",
               _rel(HvFD, Hv), 1e-6, "O(h^2) truncation and O(eps/h) rounding"),
-        Check("H: claim-1 formula from blocks vs autograd",
+        Check("H: formula of derivation.md section 3 vs autograd",
               _rel(H_formula, H), 1e-11, "exact both ways; rounding only"),
         Check("H: symmetry of the autograd Hessian", _rel(H.T, H), 1e-13,
-              "a twice-differentiable network (C19)"),
+              "the network is twice differentiable"),
         Check("(H + eps I)^{-1} v: block solve vs dense solve",
               _rel(x, x_dense), solve_tol,
               f"max(1e-10, 1e3 cond eps_mach) with cond = {cond:.2e}"),
+        Check("K' s' = r': backward error of the block solve", info.backward_error,
+              1e3 * lin_size * MACHINE_EPS,
+              f"1e3 N eps_mach, N = {lin_size}: what a stable solve leaves"),
         Check("(H + eps I) x - v: residual by Hv, relative to ||v||",
               float(np.linalg.norm(residual) / np.linalg.norm(v)), solve_tol,
               "a backward-stable solve leaves about cond * eps_mach"),
         Check("curvature guard: ||H||_2 / eps", norm_H / eps, 1.0,
-              "H must not be negligible against eps I (MATH.md 10)", "at least"),
+              "H must not be negligible against eps I (paper/derivation.md section 10)", "at least"),
         Check("curvature guard: min_l ||H_ll||_2 / eps", min(blocks) / eps, 1e-2,
               "no layer's curvature may vanish against eps", "at least"),
     ]
@@ -223,7 +227,7 @@ def check_iris(eps=1e-2, depth=16, width=4, steps=2000, seed=0, progress=None):
         eigenvalue_range=(float(eigenvalues[0]), float(eigenvalues[-1])),
         block_norms=blocks,
         condition=cond,
-        pivot_rcond=tuple(rcond),
+        pivot_rcond=info.rcond,
         timings=timings,
     )
 

@@ -29,7 +29,7 @@ def rel_err(actual, expected):
 
 
 def assert_curvature_alive(H, eps):
-    """The guard of MATH.md section 10: ``H`` must not vanish against ``eps I``.
+    """The guard of derivation.md section 10: ``H`` must not vanish against ``eps I``.
 
     A comparison of ``(H + eps I)^{-1} v`` with a dense solve tests nothing
     when ``||H||_2`` is negligible beside ``eps``.

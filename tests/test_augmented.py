@@ -1,4 +1,4 @@
-"""The augmented system, its pivot, and (H + eps I)^{-1} v (MATH.md 4-6).
+"""The augmented system, its pivot, and (H + eps I)^{-1} v (derivation.md sections 4-6).
 
 Tolerances: ``K``, ``K'`` and the Schur complement are assembled from the
 same blocks by different routes, so they agree to rounding (1e-12 relative).
@@ -6,6 +6,8 @@ Solves lose up to ``cond * machine eps``; block elimination without pivoting
 across blocks can lose a little more, so solves are judged by
 ``max(1e-10, 1e3 * cond * eps_mach)``.
 """
+
+import warnings
 
 import numpy as np
 import pytest
@@ -20,7 +22,7 @@ from hessian_ref.augmented import (
     pivot_permutation,
     solve_from_blocks,
 )
-from hessian_ref.block_tridiagonal import BlockTridiagonal
+from hessian_ref.block_tridiagonal import BlockTridiagonal, SingularBlockError
 from hessian_ref.dense import autograd_hessian, dense_augmented
 
 rng = np.random.default_rng(606)
@@ -131,10 +133,6 @@ def test_block_solve_of_K_prime_matches_dense_solve(widths, batch, eps):
     assert rel_err(Kp.factor().solve(r), np.linalg.solve(dense, r)) < solve_tolerance(dense)
 
 
-# Linear (identity) networks at small eps have ill-conditioned pivot blocks
-# while H + eps I is fine (MATH.md section 6); the warning is expected there,
-# and the answer is still judged against the dense solve.
-@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
 @pytest.mark.parametrize("eps", EPS)
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("activation", ACTS)
@@ -153,16 +151,64 @@ def test_inverse_product_matches_dense_solve(widths, batch, activation, loss, ep
     assert residual < 1e-12
 
 
-def test_ill_conditioned_pivot_block_is_reported_while_the_answer_holds():
+def test_poorly_conditioned_pivot_blocks_alone_raise_no_warning():
+    # a linear network at small eps: pivot blocks with rcond far below
+    # sqrt(eps_mach), yet the elimination is backward stable and accurate
     net, theta, X, t = make_problem(
         np.random.default_rng(7), (2, 3, 3, 3, 3, 3, 2), "identity", "squared_error", 2
     )
     eps = 1e-3
-    with pytest.warns(LinAlgWarning, match=r"pivot blocks \(layers [0-9, ]+\) have a reciprocal"):
-        x = hessian_inverse_product(net, theta, X, t, np.ones(net.n_params), eps)
+    v = np.ones(net.n_params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        x, info = solve_from_blocks(net.linearize(theta, X, t), v, eps,
+                                    return_info=True)
+    assert min(info.rcond) < np.sqrt(MACHINE_EPS)
+    assert info.backward_error < 1e3 * len(info.rcond) * 20 * MACHINE_EPS
     A = autograd_hessian(net, theta, X, t) + eps * np.eye(net.n_params)
     assert np.linalg.cond(A) < 1e6  # the whole system is not the problem
-    assert rel_err(x, np.linalg.solve(A, np.ones(net.n_params))) < solve_tolerance(A)
+    assert rel_err(x, np.linalg.solve(A, v)) < solve_tolerance(A)
+
+
+def _first_block_breakdown():
+    """A network and the eps at which the first pivot block is singular.
+
+    ``U_1 = D_1`` is singular exactly when ``-eps`` is an eigenvalue of
+    ``Q_1 + J_1^T S_2 J_1`` (derivation.md section 6), while ``H + eps I``
+    need not be anywhere near singular there.
+    """
+    rng = np.random.default_rng(1)
+    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
+    theta = net.init(seed=3, gain=1.5, bias_scale=0.3)
+    X = rng.standard_normal((2, 2))
+    y = np.array([0, 1])
+    lin = net.linearize(theta, X, y)
+    first, second = lin.layers[0], lin.layers[1]
+    C = first.Q + first.J.T @ second.S @ first.J
+    return net, theta, X, y, lin, -np.linalg.eigvalsh(C)[0]
+
+
+def test_singular_pivot_block_is_refused_naming_the_layer():
+    net, theta, X, y, _, eps = _first_block_breakdown()
+    with pytest.raises(SingularBlockError, match="pivot block of layer 1 is singular") as e:
+        hessian_inverse_product(net, theta, X, y, np.ones(net.n_params), eps)
+    assert e.value.block == 0
+    A = autograd_hessian(net, theta, X, y) + eps * np.eye(net.n_params)
+    assert np.linalg.cond(A) < 100  # while H + eps I is well conditioned
+
+
+def test_nearly_singular_pivot_block_warns_and_the_error_is_real():
+    # regression guard for the instability of elimination without pivoting
+    # across blocks (claim C18): the warning fires exactly when it matters
+    net, theta, X, y, lin, eps = _first_block_breakdown()
+    eps *= 1 + 1e-12
+    v = np.random.default_rng(2).standard_normal(net.n_params)
+    with pytest.warns(LinAlgWarning, match="worst-conditioned pivot block is layer"):
+        x, info = solve_from_blocks(lin, v, eps, return_info=True)
+    A = autograd_hessian(net, theta, X, y) + eps * np.eye(net.n_params)
+    assert np.linalg.cond(A) < 100
+    assert info.backward_error > 1e-9
+    assert rel_err(x, np.linalg.solve(A, v)) > 1e-8
 
 
 def test_many_right_hand_sides_share_one_factorization():

@@ -1,6 +1,6 @@
-"""The dense oracles agree with one another (MATH.md section 3, claim C3).
+"""The dense oracles agree with one another (derivation.md section 3, claim C3).
 
-The claim-1 formula and autograd are exact up to rounding; with entries of
+The Hessian formula (the paper's claim 1) and autograd are exact up to rounding; with entries of
 order one and at most a few hundred parameters, 1e-11 relative leaves four
 orders of magnitude of margin over the observed ~1e-15.
 """

@@ -1,4 +1,4 @@
-"""Per-layer Jacobians and curvature blocks against autograd (MATH.md section 2).
+"""Per-layer Jacobians and curvature blocks against autograd (derivation.md section 2).
 
 Both sides are exact formulas evaluated in float64, so they differ by
 rounding only: entries are of order one and sums have few terms, hence a
@@ -94,7 +94,7 @@ def test_head_blocks_match_autograd(head, n_in, n_out, batch):
 
 
 def test_identity_layer_keeps_the_product_term_of_R():
-    # sigma'' = 0 kills Q and S but not R: d2 (b . Z W^T) / dW dZ = b (MATH.md 2)
+    # sigma'' = 0 kills Q and S but not R: d2 (b . Z W^T) / dW dZ = b (derivation.md section 2)
     layer = Dense(2, 3, "identity")
     x = rng.standard_normal(layer.n_params)
     Z = rng.standard_normal((2, 2))

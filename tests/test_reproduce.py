@@ -20,10 +20,11 @@ def test_small_iris_run_passes_every_check():
     run = check_iris(eps=1e-2, depth=4, steps=300)
     failed = [c.quantity for c in run.checks if not c.passed]
     assert not failed
-    assert len(run.checks) == 11
+    assert len(run.checks) == 12
     assert len(run.block_norms) == 5
     # the guard measures what it claims: ||H||_2 over eps
-    assert run.checks[-2].measured == pytest.approx(run.hessian_norm / 1e-2)
+    guard = {c.quantity: c for c in run.checks}["curvature guard: ||H||_2 / eps"]
+    assert guard.measured == pytest.approx(run.hessian_norm / 1e-2)
 
 
 def test_curvature_guard_fails_when_eps_swamps_H():
@@ -48,10 +49,10 @@ def test_cli_reproduce_writes_results_and_exits_zero(tmp_path, capsys):
                  str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "all 11 checks passed" in out
+    assert "all 12 checks passed" in out
     report = json.loads((tmp_path / "paper" / "iris_checks.json").read_text())
     assert report["depth"] == 3 and all(c["passed"] for c in report["checks"])
-    assert (tmp_path / "paper" / "iris_checks.md").read_text().count("| yes |") == 11
+    assert (tmp_path / "paper" / "iris_checks.md").read_text().count("| yes |") == 12
     for ext in ("png", "svg"):
         assert (tmp_path / "figures" / f"iris_K_sparsity.{ext}").stat().st_size > 1000
 
@@ -68,3 +69,8 @@ def test_cli_rejects_bad_eps(capsys):
         main(["reproduce", "--eps", "-1"])
     assert exc.value.code == 2
     assert "expected a finite number > 0, got -1" in capsys.readouterr().err
+
+
+def test_cli_without_a_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "reproduce" in capsys.readouterr().err

@@ -11,17 +11,32 @@ def check_finite(name, array):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
 
 
+def as_array(name, value):
+    """`value` as an ndarray; a ragged or unconvertible value names `name`."""
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{name}: expected a rectangular array of numbers, got a "
+            f"{type(value).__name__} that NumPy cannot convert ({error})"
+        ) from None
+
+
 def check_real_array(name, value):
-    """`value` as a new float64 array; TypeError unless it holds real numbers."""
-    array = np.asarray(value)
-    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+    """`value` as a new float64 array; TypeError unless it holds real numbers.
+
+    Integers and floats of any width are accepted and converted; booleans,
+    complex numbers, strings, dates and objects are not.
+    """
+    array = as_array(name, value)
+    if array.dtype.kind not in "iuf":
         raise TypeError(f"{name}: expected real numbers, got dtype {array.dtype}")
     return array.astype(float)
 
 
 def check_vectors(name, value, n):
     """A finite float64 array of shape ``(n,)`` or ``(n, k)``."""
-    array = np.asarray(value)
+    array = as_array(name, value)
     if array.ndim not in (1, 2) or array.shape[0] != n:
         raise ValueError(
             f"{name}: expected shape ({n},) or ({n}, k), got {array.shape}"

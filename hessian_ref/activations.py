@@ -29,24 +29,30 @@ def _sigmoid(u):
     return np.where(u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+# The derivatives below are written in exp(-|u|) rather than as 1 - t^2 or
+# s (1 - s), which cancel to zero long before the true value underflows
+# (1 - tanh(20)^2 is 0 in float64; the derivative is 1.7e-17).
+
+
 def _tanh_d1(u):
-    t = np.tanh(u)
-    return 1.0 - t * t
+    # sech(u)^2 = 4 e^{-2|u|} / (1 + e^{-2|u|})^2
+    e = np.exp(-2.0 * np.abs(u))
+    return 4.0 * e / (1.0 + e) ** 2
 
 
 def _tanh_d2(u):
-    t = np.tanh(u)
-    return -2.0 * t * (1.0 - t * t)
+    return -2.0 * np.tanh(u) * _tanh_d1(u)
 
 
 def _sigmoid_d1(u):
-    s = _sigmoid(u)
-    return s * (1.0 - s)
+    # s (1 - s) = e^{-|u|} / (1 + e^{-|u|})^2, symmetric in u
+    e = np.exp(-np.abs(u))
+    return e / (1.0 + e) ** 2
 
 
 def _sigmoid_d2(u):
-    s = _sigmoid(u)
-    return s * (1.0 - s) * (1.0 - 2.0 * s)
+    # s' (1 - 2 s), and 1 - 2 s(u) = -tanh(u / 2)
+    return -_sigmoid_d1(u) * np.tanh(0.5 * u)
 
 
 def _softplus(u):

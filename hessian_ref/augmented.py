@@ -31,13 +31,20 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import LinAlgWarning
 
-MACHINE_EPS = float(np.finfo(float).eps)
-
 from ._checks import check_eps, check_vectors
-from .block_tridiagonal import BlockTridiagonal, SingularBlockError
+from .block_tridiagonal import (
+    RCOND_SINGULAR,
+    RCOND_WARN,
+    BlockTridiagonal,
+    SingularBlockError,
+)
+from .network import check_network
+
+MACHINE_EPS = float(np.finfo(float).eps)
 
 __all__ = [
     "BACKWARD_ERROR_FACTOR",
+    "BREAKDOWN_BACKWARD_ERROR",
     "SolveInfo",
     "augmented_system",
     "hessian_inverse_product",
@@ -169,6 +176,12 @@ class SolveInfo:
 BACKWARD_ERROR_FACTOR = 1e3
 
 
+#: A structured solve whose backward error on ``K'`` exceeds this (about
+#: sqrt(eps_mach)) has lost more than half of its digits; it is refused with
+#: ``SingularBlockError`` rather than returned.
+BREAKDOWN_BACKWARD_ERROR = 1e-8
+
+
 def solve_from_blocks(lin, v, eps, return_info=False):
     """``(H + eps I)^{-1} v`` from the blocks of a linearization.
 
@@ -191,6 +204,32 @@ def _inf_norm(Kp):
     return max(float(r.max()) for r in rows)
 
 
+def _singular_block_error(block, position, rcond, detail):
+    return SingularBlockError(
+        f"the pivot block of layer {block + 1} is singular, so block elimination "
+        f"cannot proceed ({detail}). If H + eps I is itself nonsingular, a "
+        f"slightly different eps avoids this (elimination pivots only inside "
+        f"blocks, derivation.md section 6); if H + eps I is singular, increase eps",
+        block,
+        position,
+        rcond,
+    )
+
+
+def _culprit(rcond):
+    """The block a breakdown most likely starts at: the first numerically
+    singular one, else the first poorly conditioned one, else the worst.
+
+    A nearly singular ``U_l`` spoils every later ``U_k`` through the Schur
+    updates, so the first bad block is the origin, not the worst.
+    """
+    for threshold in (RCOND_SINGULAR, RCOND_WARN):
+        for k, r in enumerate(rcond):
+            if r < threshold:
+                return k
+    return int(np.argmin(rcond))
+
+
 def _solve(lin, v, eps, stacklevel):
     """The solve for validated `v` and `eps`; returns ``x`` and a SolveInfo."""
     P = sum(lin.p)
@@ -199,43 +238,61 @@ def _solve(lin, v, eps, stacklevel):
     perm = pivot_permutation(lin.p, a)
 
     with warnings.catch_warnings():
-        # judged below by the backward error, which says whether it mattered
+        # rcond of a block also reflects how differently its rows are scaled
+        # (eps against unit blocks), so the solve is judged by its backward
+        # error below; only an exactly zero pivot stops the elimination here
         warnings.simplefilter("ignore", LinAlgWarning)
         try:
-            factorization = Kp.factor()
+            factorization = Kp.factor(singular_rcond=0.0)
         except SingularBlockError as error:
-            raise SingularBlockError(
-                f"the pivot block of layer {error.block + 1} is singular, so block "
-                f"elimination cannot proceed ({error}); H + eps I itself may be "
-                f"nonsingular, since elimination pivots only inside blocks "
-                f"(derivation.md section 6): a slightly different eps avoids it",
-                error.block,
-                error.position,
-                error.rcond,
+            raise _singular_block_error(
+                error.block, error.position, error.rcond, str(error)
             ) from error
+        except np.linalg.LinAlgError as error:  # the elimination overflowed
+            worst = len(lin.p) - 1
+            raise _singular_block_error(worst, 0, None, str(error)) from error
+    rcond = tuple(factorization.rcond)
+    if v.ndim == 2 and v.shape[1] == 0:
+        return np.zeros_like(v), SolveInfo(rcond, 0.0)
+
     rhs = np.zeros((P + 2 * sum(a),) + v.shape[1:])
     rhs[:P] = v
     r = rhs[perm]
-    s_pivoted = factorization.solve(r)
+    worst = _culprit(rcond)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s_pivoted = factorization.solve(r)
+    if not np.all(np.isfinite(s_pivoted)):
+        raise _singular_block_error(
+            worst, 0, rcond[worst],
+            f"the solution overflowed; reciprocal condition estimate "
+            f"{rcond[worst]:.1e}",
+        )
 
     residual = np.abs(Kp.matvec(s_pivoted) - r).max(axis=0)
     scale = _inf_norm(Kp) * np.abs(s_pivoted).max(axis=0) + np.abs(r).max(axis=0)
-    backward_error = float(np.max(residual / scale))
+    # a zero right-hand side has the exact answer zero: backward error 0
+    ratios = np.divide(residual, scale, out=np.zeros_like(residual), where=scale > 0)
+    backward_error = float(ratios.max())
     N = Kp.shape[0]
+    if backward_error > BREAKDOWN_BACKWARD_ERROR:
+        raise _singular_block_error(
+            worst, 0, rcond[worst],
+            f"the elimination broke down: backward error {backward_error:.1e}, "
+            f"reciprocal condition estimate {rcond[worst]:.1e}",
+        )
     if backward_error > BACKWARD_ERROR_FACTOR * N * MACHINE_EPS:
-        worst = int(np.argmin(factorization.rcond))
         warnings.warn(
             f"block elimination left a backward error of {backward_error:.1e} "
-            f"(above {BACKWARD_ERROR_FACTOR:g} N eps_mach with N = {N}); the "
-            f"worst-conditioned pivot block is layer {worst + 1}'s, reciprocal "
-            f"condition estimate {factorization.rcond[worst]:.1e}",
+            f"(above {BACKWARD_ERROR_FACTOR:g} N eps_mach with N = {N}); it most "
+            f"likely starts at the pivot block of layer {worst + 1}, reciprocal "
+            f"condition estimate {rcond[worst]:.1e}",
             LinAlgWarning,
             stacklevel=stacklevel,
         )
 
     s = np.empty_like(rhs)
     s[perm] = s_pivoted  # s = Pi^T s'
-    return s[:P], SolveInfo(tuple(factorization.rcond), backward_error)
+    return s[:P], SolveInfo(rcond, backward_error)
 
 
 def hessian_inverse_product(net, theta, X, targets, v, eps):
@@ -267,7 +324,10 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
         On shapes that do not fit, non-finite input, labels out of range or
         ``eps <= 0``; raised before any work is done.
     SingularBlockError
-        If a pivot block of the elimination is singular. Block elimination
+        If a pivot block of the elimination has an exactly zero pivot, or
+        the elimination breaks down (non-finite result, or a backward error
+        on ``K'`` above ``BREAKDOWN_BACKWARD_ERROR``); the message names the
+        layer whose pivot block is worst conditioned. Block elimination
         pivots only inside blocks, so this can happen while ``H + eps I`` is
         nonsingular (derivation.md section 6); a pivoted banded solver is not part
         of this release.
@@ -285,6 +345,7 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
     -----
     Inputs are converted to float64; nothing the caller passed is modified.
     """
+    check_network(net)
     theta = net.check_params(theta)
     X, targets = net.check_batch(X, targets)
     v = check_vectors("v", v, net.n_params)

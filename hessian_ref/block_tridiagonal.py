@@ -161,7 +161,7 @@ def _lu_solve(factor, rhs, block):
     return x
 
 
-def _factor_pivot_block(schur, block):
+def _factor_pivot_block(schur, block, singular_rcond):
     """LU-factor one pivot block with dgetrf and estimate its rcond (dgecon)."""
     if not np.isfinite(schur).all():
         raise np.linalg.LinAlgError(
@@ -175,12 +175,12 @@ def _factor_pivot_block(schur, block):
     rcond, info = lapack.dgecon(lu, anorm, "1")
     _check_lapack_info(info, "dgecon", block)
     rcond = float(rcond)
-    if rcond < RCOND_SINGULAR:
+    if rcond < singular_rcond:
         position = int(np.argmin(np.abs(np.diag(lu))))
         raise SingularBlockError(
             f"pivot block U_{block} (block index {block}, 0-based) is "
             f"numerically singular: its reciprocal condition estimate "
-            f"rcond = {rcond:.3e} is below machine epsilon {RCOND_SINGULAR:.3e}; "
+            f"rcond = {rcond:.3e} is below {singular_rcond:.3e}; "
             f"its smallest pivot is at position {position} (0-based) of the "
             f"block's LU factor",
             block=block,
@@ -190,7 +190,7 @@ def _factor_pivot_block(schur, block):
     return _read_only(lu), _read_only(piv), rcond
 
 
-def _block_lu(diagonal, lower, upper):
+def _block_lu(diagonal, lower, upper, singular_rcond):
     """Block elimination sweep: the pivot blocks U_k, their LU factors, rconds."""
     pivot_blocks, factors, rconds = [], [], []
 
@@ -204,7 +204,7 @@ def _block_lu(diagonal, lower, upper):
             # NumPy's own floating-point warning would only repeat it.
             with np.errstate(over="ignore", invalid="ignore"):
                 schur = d - lower[k - 1] @ coupling
-        lu, piv, rcond = _factor_pivot_block(schur, k)
+        lu, piv, rcond = _factor_pivot_block(schur, k, singular_rcond)
         pivot_blocks.append(_read_only(schur))
         factors.append((lu, piv))
         rconds.append(rcond)
@@ -533,8 +533,18 @@ class BlockTridiagonal:
         """``A @ x``, the same as ``A.matvec(x)``."""
         return self.matvec(x)
 
-    def factor(self):
+    def factor(self, singular_rcond=RCOND_SINGULAR):
         """Factor the matrix by block elimination (block LU, derivation.md section 6).
+
+        Parameters
+        ----------
+        singular_rcond : float, optional
+            A pivot block whose reciprocal condition estimate is below this
+            value is refused as numerically singular. The default is
+            ``RCOND_SINGULAR``; ``0`` refuses only exactly zero pivots, for
+            callers that judge the solve by its backward error instead (a
+            block can have a tiny rcond merely because its rows are scaled
+            very differently).
 
         Returns
         -------
@@ -546,8 +556,8 @@ class BlockTridiagonal:
         ------
         SingularBlockError
             If a pivot block ``U_k`` has an exactly zero LU pivot, or its
-            reciprocal 1-norm condition estimate is below ``RCOND_SINGULAR``
-            (machine epsilon, about 2.2e-16). The message and the attributes
+            reciprocal 1-norm condition estimate is below `singular_rcond`
+            (by default machine epsilon, about 2.2e-16). The message and the attributes
             ``block`` and ``position`` name the block and pivot (0-based).
         numpy.linalg.LinAlgError
             If the elimination overflows.
@@ -569,7 +579,12 @@ class BlockTridiagonal:
         the whole matrix is nonsingular; a pivoted banded fallback is not
         implemented in this module yet.
         """
-        return self._factorize(stacklevel=3)
+        singular_rcond = float(singular_rcond)
+        if not 0 <= singular_rcond < 1:
+            raise ValueError(
+                f"singular_rcond: expected a number in [0, 1), got {singular_rcond}"
+            )
+        return self._factorize(stacklevel=3, singular_rcond=singular_rcond)
 
     def solve(self, b):
         """Solve ``A x = b``; the same as ``self.factor().solve(b)``.
@@ -602,10 +617,10 @@ class BlockTridiagonal:
         _as_operand(b, self.shape[0], "b")
         return self._factorize(stacklevel=3).solve(b)
 
-    def _factorize(self, stacklevel):
+    def _factorize(self, stacklevel, singular_rcond=RCOND_SINGULAR):
         """Run the elimination kernel and warn about ill-conditioned blocks."""
         pivot_blocks, factors, rconds = _block_lu(
-            self._diagonal, self._lower, self._upper
+            self._diagonal, self._lower, self._upper, singular_rcond
         )
         for k, rcond in enumerate(rconds):
             if rcond < RCOND_WARN:

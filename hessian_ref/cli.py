@@ -29,6 +29,19 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def _output_directory(text):
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"expected a directory, got the file {text}")
+    return text
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="hessian-ref",
@@ -50,8 +63,8 @@ def _parser():
                      help="width of every hidden layer (default 4)")
     rep.add_argument("--steps", type=_positive_int, default=2000,
                      help="gradient-descent steps before the checks (default 2000)")
-    rep.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    rep.add_argument("--out", default=".",
+    rep.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
+    rep.add_argument("--out", type=_output_directory, default=".",
                      help="directory that receives paper/ and figures/ (default .)")
     return parser
 

@@ -14,12 +14,16 @@ parameters ``theta`` (layout in :mod:`hessian_ref.network`):
 Everything here is dense and meant for small problems only.
 """
 
+import numbers
+
 import autograd
 import autograd.numpy as anp
 import numpy as np
 import scipy.linalg
 
+from ._checks import check_vectors
 from .layers import SoftmaxCrossEntropy
+from .network import check_network
 
 __all__ = [
     "autograd_gradient",
@@ -51,7 +55,9 @@ def _head_loss(layer, U, targets):
     B = U.shape[0]
     if isinstance(layer, SoftmaxCrossEntropy):
         onehot = np.eye(layer.n_out)[targets]
-        lse = anp.log(anp.sum(anp.exp(U - anp.max(U)), axis=1)) + anp.max(U)
+        # shift every sample by its own largest logit, so nothing underflows
+        m = anp.max(U, axis=1, keepdims=True)
+        lse = anp.log(anp.sum(anp.exp(U - m), axis=1)) + m[:, 0]
         return anp.sum(lse - anp.sum(U * onehot, axis=1)) / B
     return 0.5 * anp.sum((U - targets) ** 2) / B
 
@@ -70,6 +76,7 @@ def autograd_layer_function(layer, targets=None):
 
 def autograd_loss(net, X, targets):
     """The loss as an autograd-differentiable function of ``theta``."""
+    check_network(net)
     X, targets = net.check_batch(X, targets)
     fs = [autograd_layer_function(layer, targets) for layer in net.layers]
     bounds = list(zip(net.offsets[:-1], net.offsets[1:]))
@@ -85,12 +92,14 @@ def autograd_loss(net, X, targets):
 
 def autograd_gradient(net, theta, X, targets):
     """Gradient ``(P,)`` of the loss by reverse-mode autograd."""
+    check_network(net)
     theta = net.check_params(theta)
     return autograd.grad(autograd_loss(net, X, targets))(theta)
 
 
 def autograd_hessian(net, theta, X, targets):
     """Dense Hessian ``(P, P)`` of the loss by autograd."""
+    check_network(net)
     theta = net.check_params(theta)
     return autograd.hessian(autograd_loss(net, X, targets))(theta)
 
@@ -102,8 +111,13 @@ def finite_difference_hvp(net, theta, X, targets, v, h=1e-5):
     with the default step expect about 1e-8 to 1e-6 relative accuracy.
     """
     theta = net.check_params(theta)
-    v = np.asarray(v, dtype=float)
-    step = h / max(np.linalg.norm(v), np.finfo(float).tiny)
+    v = check_vectors("v", v, net.n_params)
+    if not (isinstance(h, numbers.Real) and np.isfinite(h) and h > 0):
+        raise ValueError(f"h: expected a finite step > 0, got {h!r}")
+    norm = np.linalg.norm(v)
+    if norm == 0:
+        return np.zeros_like(v)
+    step = h / norm
     plus = net.gradient(theta + step * v, X, targets)
     minus = net.gradient(theta - step * v, X, targets)
     return (plus - minus) / (2 * step)

@@ -15,6 +15,7 @@ import itertools
 import numpy as np
 
 from ._checks import check_vectors
+from .network import check_network
 
 __all__ = [
     "adjoint_sweep",
@@ -116,6 +117,7 @@ def hessian_vector_product(net, theta, X, targets, v):
     ValueError
         If a shape does not fit or an input is not finite.
     """
+    check_network(net)
     theta = net.check_params(theta)
     X, targets = net.check_batch(X, targets)
     v = check_vectors("v", v, net.n_params)

@@ -24,6 +24,7 @@ sigma''(U_n))``; for a head they are the derivatives of the loss.
 
 import numpy as np
 
+from ._checks import as_array, check_finite, check_real_array
 from .activations import get_activation
 
 __all__ = ["LOSSES", "Dense", "MeanSquaredError", "SoftmaxCrossEntropy"]
@@ -55,19 +56,21 @@ class _Affine:
         o, i = self.n_out, self.n_in
         return x[: o * i].reshape(o, i), x[o * i :]
 
-    def pack(self, W, c):
+    def pack(self, W, c, name="W, c"):
         """The flat parameter vector of weights `W` and bias `c`."""
-        W = np.asarray(W, dtype=float)
-        c = np.asarray(c, dtype=float)
+        W = check_real_array(name, W)
+        c = check_real_array(name, c)
         if W.shape != (self.n_out, self.n_in) or c.shape != (self.n_out,):
             raise ValueError(
-                f"W, c: expected shapes {(self.n_out, self.n_in)} and "
+                f"{name}: expected shapes {(self.n_out, self.n_in)} and "
                 f"{(self.n_out,)}, got {W.shape} and {c.shape}"
             )
+        check_finite(name, W)
+        check_finite(name, c)
         return np.concatenate([W.ravel(), c])
 
     def _check_params(self, x):
-        x = np.asarray(x, dtype=float)
+        x = check_real_array("x", x)
         if x.shape != (self.n_params,):
             raise ValueError(
                 f"x: expected the layer's parameters of shape ({self.n_params},), "
@@ -76,7 +79,7 @@ class _Affine:
         return x
 
     def _check_input(self, Z):
-        Z = np.asarray(Z, dtype=float)
+        Z = check_real_array("Z", Z)
         if Z.ndim != 2 or Z.shape[1] != self.n_in:
             raise ValueError(
                 f"Z: expected a batch of shape (B, {self.n_in}), got {Z.shape}"
@@ -278,12 +281,12 @@ class SoftmaxCrossEntropy(_Head):
 
     def check_targets(self, targets, batch):
         """Validated labels as an int array of shape ``(batch,)``."""
-        y = np.asarray(targets)
+        y = as_array("targets", targets)
         if y.shape != (batch,):
             raise ValueError(
                 f"targets: expected class labels of shape ({batch},), got {y.shape}"
             )
-        if not np.issubdtype(y.dtype, np.integer):
+        if y.dtype.kind not in "iu":
             raise TypeError(
                 f"targets: expected integer class labels, got dtype {y.dtype}"
             )
@@ -320,14 +323,13 @@ class MeanSquaredError(_Head):
 
     def check_targets(self, targets, batch):
         """Validated targets as a float array of shape ``(batch, o)``."""
-        t = np.asarray(targets, dtype=float)
+        t = check_real_array("targets", targets)
         if t.shape != (batch, self.n_out):
             raise ValueError(
                 f"targets: expected regression targets of shape "
                 f"({batch}, {self.n_out}), got {t.shape}"
             )
-        if not np.all(np.isfinite(t)):
-            raise ValueError("targets: expected finite values, got NaN or infinity")
+        check_finite("targets", t)
         return t
 
     def _loss(self, U, t):

@@ -12,14 +12,17 @@ loss head that fuses its affine map with the loss, so ``z_L`` is the scalar
 loss and ``a_L = 1``.
 """
 
+import numbers
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_finite, check_real_array
+from ._checks import as_array, check_finite, check_real_array
+from .activations import Activation, get_activation
 from .layers import LOSSES, Dense
 
-__all__ = ["MLP", "LayerBlocks", "Linearization"]
+__all__ = ["MLP", "LayerBlocks", "Linearization", "check_network"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,39 @@ class Linearization:
     a: tuple
 
 
+def _check_widths(widths):
+    """`widths` as a tuple of at least two positive ints."""
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Iterable):
+        raise TypeError(
+            f"widths: expected a sequence of positive ints, got {widths!r}"
+        )
+    widths = tuple(widths)
+    if len(widths) < 2:
+        raise ValueError(
+            f"widths: expected at least 2 entries (input and output), got {widths!r}"
+        )
+    for value in widths:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"widths: expected positive ints, got {widths!r}")
+        if value < 1:
+            raise ValueError(f"widths: expected positive ints, got {widths!r}")
+    return widths
+
+
+def _check_overflow(value, l):
+    if not np.all(np.isfinite(value)):
+        raise FloatingPointError(
+            f"theta, X: the forward pass overflowed at layer {l + 1} (non-finite "
+            f"values from finite inputs); weights or inputs are too large"
+        )
+
+
+def check_network(net):
+    """Raise TypeError unless `net` is an :class:`MLP`."""
+    if not isinstance(net, MLP):
+        raise TypeError(f"net: expected an MLP, got {type(net).__name__}")
+
+
 class MLP:
     """A multilayer perceptron with a fused loss head.
 
@@ -99,29 +135,25 @@ class MLP:
     """
 
     def __init__(self, widths, activation="tanh", loss="cross_entropy"):
-        widths = tuple(widths)
-        if len(widths) < 2:
-            raise ValueError(
-                f"widths: expected at least 2 entries (input and output), "
-                f"got {widths!r}"
-            )
-        if loss not in LOSSES:
+        widths = _check_widths(widths)
+        if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
         n_hidden = len(widths) - 2
-        if isinstance(activation, str):
+        if isinstance(activation, (str, Activation)):
+            get_activation(activation)  # an unknown name fails even at depth 1
             activations = (activation,) * n_hidden
-        else:
+        elif isinstance(activation, Sequence):
             activations = tuple(activation)
             if len(activations) != n_hidden:
                 raise ValueError(
                     f"activation: expected one name or {n_hidden} names (one per "
                     f"hidden layer), got {len(activations)}"
                 )
-        for value in widths:
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"widths: expected positive ints, got {widths!r}")
-            if value < 1:
-                raise ValueError(f"widths: expected positive ints, got {widths!r}")
+        else:
+            raise TypeError(
+                f"activation: expected a name or a sequence of {n_hidden} names, "
+                f"got {activation!r}"
+            )
 
         hidden = [
             Dense(widths[l], widths[l + 1], activations[l]) for l in range(n_hidden)
@@ -153,24 +185,27 @@ class MLP:
     # -- parameters -----------------------------------------------------
 
     def split(self, theta):
-        """Per-layer views ``x_1 .. x_L`` of the flat vector `theta`."""
+        """Per-layer parts ``x_1 .. x_L`` of `theta` (new arrays; `theta` is
+        validated and converted to float64 first, never written to)."""
         theta = self.check_params(theta)
         return [theta[s:e] for s, e in zip(self.offsets[:-1], self.offsets[1:])]
 
     def unpack(self, theta):
-        """Per-layer ``(W_l, c_l)`` views of `theta`."""
+        """Per-layer ``(W_l, c_l)`` of `theta`, as new arrays."""
         return [layer.unpack(x) for layer, x in zip(self.layers, self.split(theta))]
 
     def pack(self, weights, biases):
         """The flat ``theta`` of per-layer weights ``(out, in)`` and biases."""
-        if len(weights) != self.depth or len(biases) != self.depth:
-            raise ValueError(
-                f"weights, biases: expected {self.depth} of each, got "
-                f"{len(weights)} and {len(biases)}"
-            )
-        return np.concatenate(
-            [lay.pack(W, c) for lay, W, c in zip(self.layers, weights, biases)]
-        )
+        for name, value in (("weights", weights), ("biases", biases)):
+            if not isinstance(value, Sequence) or len(value) != self.depth:
+                raise ValueError(
+                    f"{name}: expected a sequence of {self.depth} arrays (one per "
+                    f"layer), got {value!r:.60}"
+                )
+        return np.concatenate([
+            layer.pack(W, c, name=f"weights[{l}], biases[{l}]")
+            for l, (layer, W, c) in enumerate(zip(self.layers, weights, biases))
+        ])
 
     def init(self, seed=0, gain=1.0, bias_scale=0.1):
         """Seeded parameters whose signals and curvature survive the depth.
@@ -183,7 +218,27 @@ class MLP:
         Returns
         -------
         theta : (P,) ndarray
+
+        Raises
+        ------
+        ValueError, TypeError
+            If `seed` is not a non-negative int (or None), or `gain` or
+            `bias_scale` is not a finite real number (``gain > 0``,
+            ``bias_scale >= 0``).
         """
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+            or seed < 0
+        ):
+            raise ValueError(f"seed: expected an int >= 0 or None, got {seed!r}")
+        for name, value, low in (("gain", gain, 0.0), ("bias_scale", bias_scale, None)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name}: expected a real number, got {value!r}")
+            if not np.isfinite(value) or value < 0 or value == low:
+                bound = "> 0" if low is not None else ">= 0"
+                raise ValueError(
+                    f"{name}: expected a finite number {bound}, got {value!r}"
+                )
         rng = np.random.default_rng(seed)
         weights, biases = [], []
         for layer in self.layers:
@@ -211,7 +266,13 @@ class MLP:
 
     def check_batch(self, X, targets):
         """`X` as a ``(B, h_0)`` float array and validated `targets`."""
-        X = np.asarray(X)
+        X = self.check_input(X)
+        targets = self.layers[-1].check_targets(targets, X.shape[0])
+        return X, targets
+
+    def check_input(self, X):
+        """`X` as a finite ``(B, h_0)`` float64 array with ``B >= 1``."""
+        X = as_array("X", X)
         if X.ndim != 2 or X.shape[1] != self.widths[0] or X.shape[0] < 1:
             raise ValueError(
                 f"X: expected a batch of shape (B, {self.widths[0]}) with B >= 1, "
@@ -219,35 +280,35 @@ class MLP:
             )
         X = check_real_array("X", X)
         check_finite("X", X)
-        targets = self.layers[-1].check_targets(targets, X.shape[0])
-        return X, targets
+        return X
 
     # -- passes ---------------------------------------------------------
 
     def _inputs(self, xs, X):
         """Layer inputs ``Z_0 .. Z_{L-1}`` by the forward pass."""
         Zs = [X]
-        for layer, x in zip(self.layers[:-1], xs[:-1]):
-            Zs.append(layer.forward(x, Zs[-1]))
+        for l, (layer, x) in enumerate(zip(self.layers[:-1], xs[:-1])):
+            with np.errstate(over="ignore", invalid="ignore"):
+                Zs.append(layer.forward(x, Zs[-1]))
+            _check_overflow(Zs[-1], l)
         return Zs
+
+    def _head_value(self, xs, Zs, targets):
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = self.layers[-1].forward(xs[-1], Zs[-1], targets)
+        _check_overflow(loss, self.depth - 1)
+        return loss
 
     def loss(self, theta, X, targets):
         """The mean loss over the batch."""
         xs = self.split(theta)
         X, targets = self.check_batch(X, targets)
-        Zs = self._inputs(xs, X)
-        return self.layers[-1].forward(xs[-1], Zs[-1], targets)
+        return self._head_value(xs, self._inputs(xs, X), targets)
 
     def activations_of(self, theta, X):
         """Hidden activations ``Z_1 .. Z_{L-1}`` (each ``(B, h_l)``) for input `X`."""
         xs = self.split(theta)
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 2 or X.shape[1] != self.widths[0]:
-            raise ValueError(
-                f"X: expected a batch of shape (B, {self.widths[0]}), got {X.shape}"
-            )
-        check_finite("X", X)
-        return self._inputs(xs, X)[1:]
+        return self._inputs(xs, self.check_input(X))[1:]
 
     def gradient(self, theta, X, targets):
         """Gradient of the loss by one backward pass (claim C1).
@@ -310,11 +371,10 @@ class MLP:
             extra = targets if layer.is_head else bs[l]
             Q, R, S = layer.curvature(xs[l], Zs[l], extra)
             layers.append(LayerBlocks(J=J, G=G, Q=Q, R=R, S=S, b=bs[l]))
-        loss = self.layers[-1].forward(xs[-1], Zs[-1], targets)
         return Linearization(
-            loss=loss,
+            loss=self._head_value(xs, Zs, targets),
             gradient=grad,
             layers=tuple(layers),
             p=self.p,
-            a=self.state_sizes(X.shape[0]),
+            a=self.state_sizes(Zs[0].shape[0]),
         )

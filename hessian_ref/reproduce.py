@@ -212,7 +212,8 @@ def check_iris(eps=1e-2, depth=16, width=4, steps=2000, seed=0, progress=None):
               float(np.linalg.norm(residual) / np.linalg.norm(v)), solve_tol,
               "a backward-stable solve leaves about cond * eps_mach"),
         Check("curvature guard: ||H||_2 / eps", norm_H / eps, 1.0,
-              "H must not be negligible against eps I (paper/derivation.md section 10)", "at least"),
+              "H must not be negligible against eps I (derivation.md sec. 10)",
+              "at least"),
         Check("curvature guard: min_l ||H_ll||_2 / eps", min(blocks) / eps, 1e-2,
               "no layer's curvature may vanish against eps", "at least"),
     ]

@@ -32,7 +32,8 @@ def test_large_arguments_do_not_overflow(name):
 
 def test_known_values():
     u = np.array([0.0, 1.0])
-    np.testing.assert_allclose(ACTIVATIONS["sigmoid"].value(u), [0.5, 1 / (1 + np.e**-1)])
+    sigmoid = ACTIVATIONS["sigmoid"]
+    np.testing.assert_allclose(sigmoid.value(u), [0.5, 1 / (1 + np.e**-1)])
     np.testing.assert_allclose(ACTIVATIONS["softplus"].value(u), np.log1p(np.exp(u)))
     np.testing.assert_allclose(ACTIVATIONS["tanh"].d1(u), 1 - np.tanh(u) ** 2)
 
@@ -40,3 +41,19 @@ def test_known_values():
 def test_unknown_activation_is_named():
     with pytest.raises(ValueError, match="activation: expected one of .* got 'relu'"):
         get_activation("relu")
+
+
+@pytest.mark.parametrize("u", [10.0, 20.0, 40.0, -25.0])
+def test_saturated_derivatives_keep_their_relative_accuracy(u):
+    # asymptotics: tanh'(u) ~ 4 e^{-2|u|}, sigmoid'(u) ~ e^{-|u|}, with
+    # relative corrections of order e^{-2|u|} and e^{-|u|}
+    tanh, sigmoid = ACTIVATIONS["tanh"], ACTIVATIONS["sigmoid"]
+    a = np.array([u])
+    t_tol = 10 * np.exp(-2 * abs(u)) + 1e-14
+    s_tol = 10 * np.exp(-abs(u)) + 1e-14
+    np.testing.assert_allclose(tanh.d1(a), 4 * np.exp(-2 * abs(u)), rtol=t_tol)
+    np.testing.assert_allclose(tanh.d2(a), -np.sign(u) * 8 * np.exp(-2 * abs(u)),
+                               rtol=t_tol)
+    np.testing.assert_allclose(sigmoid.d1(a), np.exp(-abs(u)), rtol=s_tol)
+    np.testing.assert_allclose(sigmoid.d2(a), -np.sign(u) * np.exp(-abs(u)),
+                               rtol=s_tol)

@@ -1,8 +1,9 @@
 """The dense oracles agree with one another (derivation.md section 3, claim C3).
 
-The Hessian formula (the paper's claim 1) and autograd are exact up to rounding; with entries of
-order one and at most a few hundred parameters, 1e-11 relative leaves four
-orders of magnitude of margin over the observed ~1e-15.
+The Hessian formula (the paper's claim 1) and autograd are exact up to
+rounding; with entries of order one and at most a few hundred parameters,
+1e-11 relative leaves four orders of magnitude of margin over the observed
+~1e-15.
 """
 
 import numpy as np
@@ -97,3 +98,32 @@ def test_softmax_hessian_has_exact_null_directions():
     assert np.linalg.norm(H @ d) < 1e-14
     assert np.linalg.matrix_rank(H) < net.n_params
     assert np.allclose(scipy.linalg.eigvalsh(H).min(), 0, atol=1e-14)
+
+
+def test_autograd_oracle_survives_logits_far_apart():
+    # regression: the log-sum-exp shift must be per sample, not per batch;
+    # sample 2's logits sit 1200 below sample 1's, and a batch-wide shift
+    # turned its loss into log(0) = -inf
+    net = MLP((1, 2))
+    theta = net.pack([np.array([[1.0], [1.001]])], [np.zeros(2)])
+    X = np.array([[400.0], [-800.0]])
+    y = np.array([0, 0])
+    from hessian_ref.dense import autograd_loss
+
+    assert autograd_loss(net, X, y)(theta) == pytest.approx(net.loss(theta, X, y),
+                                                             rel=1e-14)
+    H = autograd_hessian(net, theta, X, y)
+    assert np.all(np.isfinite(H))
+    assert np.linalg.norm(H) > 1e-3  # neither sample is saturated
+    assert rel_err(hessian_from_blocks(net.linearize(theta, X, y)), H) < 1e-12
+
+
+def test_finite_differences_validate_their_arguments():
+    net, theta, X, t = make_problem(rng, (3, 2), batch=2)
+    with pytest.raises(ValueError, match=r"v: expected shape \(8,\)"):
+        finite_difference_hvp(net, theta, X, t, np.ones(7))
+    with pytest.raises(ValueError, match="v: expected finite values"):
+        finite_difference_hvp(net, theta, X, t, np.full(8, np.nan))
+    with pytest.raises(ValueError, match="h: expected a finite step > 0, got 0"):
+        finite_difference_hvp(net, theta, X, t, np.ones(8), h=0)
+    assert np.all(finite_difference_hvp(net, theta, X, t, np.zeros(8)) == 0)

@@ -79,7 +79,8 @@ def net_activation_autograd(net, theta, X, l):
 
 def test_bad_vector_is_named():
     net, theta, X, t = make_problem(rng, (3, 2), batch=2)
-    with pytest.raises(ValueError, match=r"v: expected shape \(8,\) or \(8, k\), got \(7,\)"):
+    message = r"v: expected shape \(8,\) or \(8, k\), got \(7,\)"
+    with pytest.raises(ValueError, match=message):
         hessian_vector_product(net, theta, X, t, np.zeros(7))
     with pytest.raises(ValueError, match="v: expected finite values"):
         hessian_vector_product(net, theta, X, t, np.full(8, np.nan))

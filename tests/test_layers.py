@@ -94,7 +94,8 @@ def test_head_blocks_match_autograd(head, n_in, n_out, batch):
 
 
 def test_identity_layer_keeps_the_product_term_of_R():
-    # sigma'' = 0 kills Q and S but not R: d2 (b . Z W^T) / dW dZ = b (derivation.md section 2)
+    # sigma'' = 0 kills Q and S but not R: d2 (b . Z W^T) / dW dZ = b
+    # (derivation.md section 2)
     layer = Dense(2, 3, "identity")
     x = rng.standard_normal(layer.n_params)
     Z = rng.standard_normal((2, 2))
@@ -128,14 +129,17 @@ def test_softmax_head_known_value():
     layer = SoftmaxCrossEntropy(2, 4)
     x = np.zeros(layer.n_params)
     Z = rng.standard_normal((3, 2))
-    assert layer.forward(x, Z, np.array([0, 3, 1])) == pytest.approx(np.log(4), rel=1e-15)
+    loss = layer.forward(x, Z, np.array([0, 3, 1]))
+    assert loss == pytest.approx(np.log(4), rel=1e-15)
 
 
 def test_bad_inputs_are_named():
     layer = Dense(3, 2)
-    with pytest.raises(ValueError, match=r"x: expected the layer's parameters of shape \(8,\)"):
+    message = r"x: expected the layer's parameters of shape \(8,\)"
+    with pytest.raises(ValueError, match=message):
         layer.forward(np.zeros(7), np.zeros((1, 3)))
-    with pytest.raises(ValueError, match=r"Z: expected a batch of shape \(B, 3\), got \(2, 4\)"):
+    message = r"Z: expected a batch of shape \(B, 3\), got \(2, 4\)"
+    with pytest.raises(ValueError, match=message):
         layer.forward(np.zeros(8), np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"b: expected shape \(4,\)"):
         layer.curvature(np.zeros(8), np.zeros((2, 3)), np.zeros(3))
@@ -149,7 +153,8 @@ def test_bad_inputs_are_named():
     with pytest.raises(TypeError, match="targets: expected integer class labels"):
         head.forward(np.zeros(9), np.zeros((2, 2)), np.array([0.0, 1.0]))
     mse = MeanSquaredError(2, 3)
-    with pytest.raises(ValueError, match=r"targets: expected regression targets of shape \(2, 3\)"):
+    message = r"targets: expected regression targets of shape \(2, 3\)"
+    with pytest.raises(ValueError, match=message):
         mse.forward(np.zeros(9), np.zeros((2, 2)), np.zeros((2, 2)))
 
 

@@ -74,3 +74,15 @@ def test_cli_rejects_bad_eps(capsys):
 def test_cli_without_a_command_prints_help(capsys):
     assert main([]) == 2
     assert "reproduce" in capsys.readouterr().err
+
+
+def test_cli_checks_its_output_and_seed_before_any_work(tmp_path, capsys):
+    target = tmp_path / "a_file"
+    target.write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--out", str(target)])
+    assert exc.value.code == 2
+    assert "expected a directory, got the file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--seed", "-1"])
+    assert "expected an integer >= 0, got -1" in capsys.readouterr().err

@@ -28,6 +28,7 @@ from .network import check_network
 __all__ = [
     "autograd_gradient",
     "autograd_hessian",
+    "autograd_layer_blocks",
     "autograd_layer_function",
     "autograd_loss",
     "chain_matrices",
@@ -72,6 +73,49 @@ def autograd_layer_function(layer, targets=None):
         return lambda x, Z: _head_loss(layer, _affine(layer, x, Z), targets)
     sigma = _AUTOGRAD_ACTIVATIONS[layer.activation.name]
     return lambda x, Z: sigma(_affine(layer, x, Z))
+
+
+def autograd_layer_blocks(layer, x, Z, b=None, targets=None):
+    """One layer's ``J, G, Q, R, S`` by autograd, independent of the layers'
+    hand-derived formulas.
+
+    Parameters
+    ----------
+    layer : Dense or a head
+    x : (p,) ndarray
+    Z : (B, i) ndarray
+    b : (B o,) ndarray, optional
+        Backward vector of a hidden layer (a head uses ``b = 1``).
+    targets : optional
+        The head's targets.
+
+    Returns
+    -------
+    dict
+        ``J`` (a, p), ``G`` (a, B i), ``Q`` (p, p), ``R`` (p, B i) as
+        ``d/dz (d phi / dx)``, ``R_zx`` (B i, p) as ``d/dx (d phi / dz)`` taken
+        in the other order, and ``S`` (B i, B i), for ``phi = b . f``.
+    """
+    f = autograd_layer_function(layer, targets)
+    if layer.is_head:
+        f_flat = lambda x_, Z_: anp.reshape(f(x_, Z_), (1,))
+        b = np.ones(1)
+    else:
+        f_flat = lambda x_, Z_: anp.reshape(f(x_, Z_), (-1,))
+    a = f_flat(x, Z).size
+
+    def phi(x_, z_):
+        return anp.sum(b * f_flat(x_, anp.reshape(z_, Z.shape)))
+
+    z = Z.ravel()
+    return {
+        "J": autograd.jacobian(f_flat, 0)(x, Z).reshape(a, x.size),
+        "G": autograd.jacobian(f_flat, 1)(x, Z).reshape(a, Z.size),
+        "Q": autograd.hessian(phi, 0)(x, z),
+        "R": autograd.jacobian(autograd.grad(phi, 0), 1)(x, z),
+        "R_zx": autograd.jacobian(autograd.grad(phi, 1), 0)(x, z),
+        "S": autograd.hessian(phi, 1)(x, z),
+    }
 
 
 def autograd_loss(net, X, targets):

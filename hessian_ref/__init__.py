@@ -2,16 +2,26 @@
 product of tall-skinny networks (arXiv 2601.06096), every step checkable
 against dense computation."""
 
-from .augmented import hessian_inverse_product
+from .augmented import (
+    damped_hessian_inertia,
+    damped_hessian_slogdet,
+    hessian_inverse_product,
+)
 from .block_tridiagonal import BlockTridiagonal, SingularBlockError
 from .hvp import hessian_vector_product
 from .network import MLP
+from .operators import damped_hessian_operator, hessian_operator, inverse_operator
 
 __all__ = [
     "MLP",
     "BlockTridiagonal",
     "SingularBlockError",
+    "damped_hessian_inertia",
+    "damped_hessian_operator",
+    "damped_hessian_slogdet",
     "hessian_inverse_product",
+    "hessian_operator",
     "hessian_vector_product",
+    "inverse_operator",
 ]
 __version__ = "0.1.0"

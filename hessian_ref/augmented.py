@@ -23,6 +23,13 @@ The pivot is a permutation: ``Pi^{-1} = Pi^T``. As a regrouping of a 3 x L
 grid of blocks into an L x 3 grid it undoes itself, but as a matrix
 ``Pi Pi != I`` as soon as the blocks differ in size (always here, since
 ``a_L = 1``); un-pivot with ``Pi^T`` (paper/derivation.md section 5).
+
+derivation.md section 7: the same factorization gives ``det(H + eps I)``
+(:func:`damped_hessian_slogdet`, since ``det K' = det(H + eps I)``), and the
+symmetric form ``K_s'`` (:func:`symmetric_augmented_system`: rows ``x, -w,
+-y`` in each block) gives the inertia of ``H + eps I``
+(:func:`damped_hessian_inertia`, since ``K_s'`` has ``A = a_1 + ... + a_L``
+more eigenvalues of each sign), both in time linear in the depth.
 """
 
 import warnings
@@ -37,8 +44,9 @@ from .block_tridiagonal import (
     RCOND_WARN,
     BlockTridiagonal,
     SingularBlockError,
+    _doubt_message,
 )
-from .network import check_network
+from .network import Linearization, check_network
 
 MACHINE_EPS = float(np.finfo(float).eps)
 
@@ -47,10 +55,13 @@ __all__ = [
     "BREAKDOWN_BACKWARD_ERROR",
     "SolveInfo",
     "augmented_system",
+    "damped_hessian_inertia",
+    "damped_hessian_slogdet",
     "hessian_inverse_product",
     "pivot_matrix",
     "pivot_permutation",
     "solve_from_blocks",
+    "symmetric_augmented_system",
 ]
 
 
@@ -230,50 +241,41 @@ def _culprit(rcond):
     return int(np.argmin(rcond))
 
 
-def _solve(lin, v, eps, stacklevel):
-    """The solve for validated `v` and `eps`; returns ``x`` and a SolveInfo."""
-    P = sum(lin.p)
-    Kp = augmented_system(lin, eps)
-    a = lin.a[1:]
-    perm = pivot_permutation(lin.p, a)
-
+def _factor_naming_layers(matrix, n_layers):
+    """``matrix.factor(singular_rcond=0)``; a refused pivot block names its layer."""
     with warnings.catch_warnings():
         # rcond of a block also reflects how differently its rows are scaled
-        # (eps against unit blocks), so the solve is judged by its backward
-        # error below; only an exactly zero pivot stops the elimination here
+        # (eps against unit blocks), so a solve is judged by its backward
+        # error instead (_FactoredSystem.solve); only an exactly zero pivot
+        # stops the elimination here
         warnings.simplefilter("ignore", LinAlgWarning)
         try:
-            factorization = Kp.factor(singular_rcond=0.0)
+            return matrix.factor(singular_rcond=0.0)
         except SingularBlockError as error:
             raise _singular_block_error(
                 error.block, error.position, error.rcond, str(error)
             ) from error
         except np.linalg.LinAlgError as error:  # the elimination overflowed
-            worst = len(lin.p) - 1
+            worst = n_layers - 1
             raise _singular_block_error(worst, 0, None, str(error)) from error
-    rcond = tuple(factorization.rcond)
-    if v.ndim == 2 and v.shape[1] == 0:
-        return np.zeros_like(v), SolveInfo(rcond, 0.0)
 
-    rhs = np.zeros((P + 2 * sum(a),) + v.shape[1:])
-    rhs[:P] = v
-    r = rhs[perm]
-    worst = _culprit(rcond)
-    with np.errstate(over="ignore", invalid="ignore"):
-        s_pivoted = factorization.solve(r)
-    if not np.all(np.isfinite(s_pivoted)):
-        raise _singular_block_error(
-            worst, 0, rcond[worst],
-            f"the solution overflowed; reciprocal condition estimate "
-            f"{rcond[worst]:.1e}",
-        )
 
-    residual = np.abs(Kp.matvec(s_pivoted) - r).max(axis=0)
-    scale = _inf_norm(Kp) * np.abs(s_pivoted).max(axis=0) + np.abs(r).max(axis=0)
+def _backward_error(matrix, norm, s, r):
+    """``||A s - r|| / (||A|| ||s|| + ||r||)``, inf-norms, worst column."""
+    residual = np.abs(matrix.matvec(s) - r).max(axis=0)
+    scale = norm * np.abs(s).max(axis=0) + np.abs(r).max(axis=0)
     # a zero right-hand side has the exact answer zero: backward error 0
     ratios = np.divide(residual, scale, out=np.zeros_like(residual), where=scale > 0)
-    backward_error = float(ratios.max())
-    N = Kp.shape[0]
+    return float(ratios.max())
+
+
+def _judge_elimination(backward_error, N, rcond, stacklevel):
+    """Refuse a broken-down elimination, warn about a doubtful one.
+
+    The thresholds are ``BREAKDOWN_BACKWARD_ERROR`` and
+    ``BACKWARD_ERROR_FACTOR * N * eps_mach``; `stacklevel` counts from here.
+    """
+    worst = _culprit(rcond)
     if backward_error > BREAKDOWN_BACKWARD_ERROR:
         raise _singular_block_error(
             worst, 0, rcond[worst],
@@ -290,9 +292,78 @@ def _solve(lin, v, eps, stacklevel):
             stacklevel=stacklevel,
         )
 
-    s = np.empty_like(rhs)
-    s[perm] = s_pivoted  # s = Pi^T s'
-    return s[:P], SolveInfo(rcond, backward_error)
+
+def _probe_elimination(matrix, factorization, stacklevel):
+    """Judge a factorization of ``K'`` or ``K_s'`` as a solve would be judged.
+
+    Solves once with a fixed pseudo-random right-hand side (seed 0, so the
+    outcome is deterministic) and hands its backward error to
+    ``_judge_elimination``: an unstable elimination shows there, while the
+    pivot blocks alone do not tell. `stacklevel` counts from here.
+    """
+    rcond = factorization.rcond
+    r = np.random.default_rng(0).standard_normal(matrix.shape[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = factorization.solve(r)
+    if not np.all(np.isfinite(s)):
+        worst = _culprit(rcond)
+        raise _singular_block_error(
+            worst, 0, rcond[worst],
+            f"a probe solve overflowed; reciprocal condition estimate "
+            f"{rcond[worst]:.1e}",
+        )
+    backward_error = _backward_error(matrix, _inf_norm(matrix), s, r)
+    _judge_elimination(backward_error, matrix.shape[0], rcond, stacklevel + 1)
+
+
+class _FactoredSystem:
+    """``K'`` for one linearization and ``eps``, factored once, solved often.
+
+    Holds the pivoted matrix ``Kp``, its block LU ``factorization``, the
+    pivot permutation ``perm``, the ``rcond`` of the pivot blocks and
+    ``||K'||_inf``. ``solve(v, stacklevel)`` does what ``_solve`` documents
+    for a validated ``v``, with `stacklevel` counted from ``solve`` itself.
+    """
+
+    def __init__(self, lin, eps):
+        self.n_params = sum(lin.p)
+        self.Kp = augmented_system(lin, eps)
+        self.perm = pivot_permutation(lin.p, lin.a[1:])
+        self.factorization = _factor_naming_layers(self.Kp, len(lin.p))
+        self.rcond = tuple(self.factorization.rcond)
+        self.norm = _inf_norm(self.Kp)
+
+    def solve(self, v, stacklevel):
+        """``(H + eps I)^{-1} v`` and a SolveInfo, for a validated ``v``."""
+        P, Kp, perm, rcond = self.n_params, self.Kp, self.perm, self.rcond
+        if v.ndim == 2 and v.shape[1] == 0:
+            return np.zeros_like(v), SolveInfo(rcond, 0.0)
+
+        rhs = np.zeros((Kp.shape[0],) + v.shape[1:])
+        rhs[:P] = v
+        r = rhs[perm]
+        worst = _culprit(rcond)
+        with np.errstate(over="ignore", invalid="ignore"):
+            s_pivoted = self.factorization.solve(r)
+        if not np.all(np.isfinite(s_pivoted)):
+            raise _singular_block_error(
+                worst, 0, rcond[worst],
+                f"the solution overflowed; reciprocal condition estimate "
+                f"{rcond[worst]:.1e}",
+            )
+
+        backward_error = _backward_error(Kp, self.norm, s_pivoted, r)
+        _judge_elimination(backward_error, Kp.shape[0], rcond, stacklevel + 1)
+
+        s = np.empty_like(rhs)
+        s[perm] = s_pivoted  # s = Pi^T s'
+        return s[:P], SolveInfo(rcond, backward_error)
+
+
+def _solve(lin, v, eps, stacklevel):
+    """The solve for validated `v` and `eps`; returns ``x`` and a SolveInfo."""
+    # one frame more between the caller and the warning: _FactoredSystem.solve
+    return _FactoredSystem(lin, eps).solve(v, stacklevel + 1)
 
 
 def hessian_inverse_product(net, theta, X, targets, v, eps):
@@ -351,3 +422,233 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
     v = check_vectors("v", v, net.n_params)
     eps = check_eps(eps)
     return _solve(net.linearize(theta, X, targets), v, eps, 3)[0]
+
+
+def _check_linearization(lin):
+    """Raise TypeError unless `lin` is a :class:`Linearization`."""
+    if not isinstance(lin, Linearization):
+        raise TypeError(
+            f"lin: expected a Linearization (from MLP.linearize), got "
+            f"{type(lin).__name__}"
+        )
+
+
+def _symmetric_rows(block, p_l, a_l):
+    """Rows ``x, y, w`` of one block row of ``K'`` as ``x, -w, -y``."""
+    x, y, w = block[:p_l], block[p_l:p_l + a_l], block[p_l + a_l:]
+    return np.concatenate([x, -w, -y])
+
+
+def symmetric_augmented_system(lin, eps):
+    """The symmetric form ``K_s'`` of the pivoted augmented matrix.
+
+    derivation.md section 7: negating the y- and w-rows of ``K`` and listing
+    the w-rows before the y-rows makes it symmetric. After the pivot of
+    section 5, block row ``l`` comes as the rows ``x_l, -w_l, -y_l`` while
+    the unknowns stay ``x_l, y_l, w_l``::
+
+                  y_{l-1}  | x_l      y_l      w_l   | x_{l+1}   w_{l+1}
+        x-row l:   R_l     | Q_l+eps   .       J_l^T |  .         .
+        -w-row l:   .      |  .       S_{l+1}  -I    | R_{l+1}^T G_{l+1}^T
+        -y-row l:  G_l     | J_l      -I        .    |  .         .
+
+    Parameters
+    ----------
+    lin : Linearization
+    eps : float
+        Damping added to the parameter-parameter block, ``eps > 0``.
+
+    Returns
+    -------
+    BlockTridiagonal
+        ``L`` diagonal blocks of sizes ``p_l + 2 a_l``, the same band as
+        :func:`augmented_system`; exactly symmetric (``lower[k]`` equals
+        ``upper[k].T`` and every diagonal block its transpose, bit for bit).
+
+    Raises
+    ------
+    TypeError
+        If `lin` is not a Linearization or `eps` not a real number.
+    ValueError
+        If ``eps <= 0`` or is not finite.
+
+    Notes
+    -----
+    Built from the blocks of :func:`augmented_system` by the row transform of
+    each block row, never from a dense ``K``. Moving and negating rows is
+    exact; the only other change is that ``Q_l`` and ``S_{l+1}``, which the
+    layers compute as products like ``T^T (Lambda T)`` and so are symmetric
+    only to rounding, are replaced by the mirror image of their upper
+    triangle. Up to that rounding ``K_s' = blockdiag(Sigma_l) K'``, with
+    ``Sigma_l`` the signed row permutation of layer ``l``, so the pivot
+    blocks of ``K_s'`` are the ``Sigma_l U_l``: block elimination meets a
+    singular pivot block for ``K_s'`` exactly when it does for ``K'``, and
+    ``det K_s' = (-1)^A det K'`` with ``A = a_1 + ... + a_L``.
+    """
+    _check_linearization(lin)
+    Kp = augmented_system(lin, eps)
+    p, a = lin.p, lin.a[1:]
+
+    diagonal = []
+    for l, D in enumerate(Kp.diagonal):
+        D = _symmetric_rows(D, p[l], a[l])
+        # the lower triangle of Q_l and S_{l+1} differs from the upper one by
+        # rounding; every other entry already equals its mirror exactly
+        diagonal.append(np.triu(D) + np.triu(D, 1).T)
+    # block (l, l-1) holds the rows of layer l, block (l-1, l) those of l-1
+    lower = [_symmetric_rows(E, p[k + 1], a[k + 1]) for k, E in enumerate(Kp.lower)]
+    upper = [_symmetric_rows(F, p[k], a[k]) for k, F in enumerate(Kp.upper)]
+    return BlockTridiagonal(diagonal, lower, upper)
+
+
+def damped_hessian_slogdet(lin, eps):
+    """Sign and log absolute determinant of ``H + eps I``, in linear time.
+
+    Parameters
+    ----------
+    lin : Linearization
+    eps : float
+        Damping, ``eps > 0``.
+
+    Returns
+    -------
+    sign : float
+        ``1.0`` or ``-1.0``, the sign of ``det(H + eps I)``.
+    logabsdet : float
+        ``log |det(H + eps I)|``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `lin` is not a Linearization, or `eps` is not a finite number
+        ``> 0``.
+    SingularBlockError
+        If a pivot block of the elimination has an exactly zero pivot, the
+        elimination overflows, or it breaks down (see Notes); the message
+        names the layer. This can happen while ``H + eps I`` is
+        nonsingular (derivation.md section 6).
+
+    Warns
+    -----
+    scipy.linalg.LinAlgWarning
+        When the probe solve (see Notes) leaves a backward error on ``K'``
+        above ``BACKWARD_ERROR_FACTOR * N * eps_mach``, as
+        :func:`hessian_inverse_product` warns.
+
+    Notes
+    -----
+    derivation.md section 7: ``det K' = det K = det(H + eps I)``, sign
+    included, because ``Pi`` enters twice and the Schur complement of ``K``
+    onto ``x`` is ``H + eps I`` while the eliminated block has determinant
+    ``det M det M^T = 1``. So the result is
+    ``BlockLUFactorization.slogdet`` of the factored ``K'``: the sum of
+    ``log |det U_l|`` over the ``L`` pivot blocks, and the product of
+    their signs. Its error is about ``N cond(K')`` times the backward error
+    of the elimination, ``N`` the order of ``K'``.
+
+    A nearly singular pivot block spoils the later ones, and with them the
+    determinant, without any pivot being zero. So the factorization is
+    judged as :func:`hessian_inverse_product` judges its solves: one solve
+    with a fixed pseudo-random right-hand side, whose backward error on
+    ``K'`` above ``BREAKDOWN_BACKWARD_ERROR`` refuses the result and above
+    ``BACKWARD_ERROR_FACTOR * N * eps_mach`` warns. That costs one more
+    block sweep, still linear in the depth.
+    """
+    _check_linearization(lin)
+    eps = check_eps(eps)
+    system = _FactoredSystem(lin, eps)
+    _probe_elimination(system.Kp, system.factorization, stacklevel=3)
+    # derivation.md section 7: det K' = det(H + eps I) = prod_l det U_l
+    return system.factorization.slogdet()
+
+
+def damped_hessian_inertia(lin, eps):
+    """Numbers of negative, zero and positive eigenvalues of ``H + eps I``.
+
+    Parameters
+    ----------
+    lin : Linearization
+    eps : float
+        Damping, ``eps > 0``.
+
+    Returns
+    -------
+    n_negative, n_zero, n_positive : int
+        Eigenvalue counts of ``H + eps I``; they sum to ``P``. ``H + eps I``
+        is positive definite exactly when ``n_negative == n_zero == 0``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `lin` is not a Linearization, or `eps` is not a finite number
+        ``> 0``.
+    SingularBlockError
+        If a pivot block of the elimination has an exactly zero pivot, the
+        elimination overflows or breaks down (as in
+        :func:`damped_hessian_slogdet`, judged on ``K_s'``), naming the
+        layer (derivation.md section 6); or if the counts contradict the
+        structure (fewer than ``A`` negative or positive eigenvalues of
+        ``K_s'``), which only a broken-down elimination can produce.
+
+    Warns
+    -----
+    scipy.linalg.LinAlgWarning
+        When the probe solve leaves a backward error on ``K_s'`` above
+        ``BACKWARD_ERROR_FACTOR * N * eps_mach``, as in
+        :func:`damped_hessian_slogdet`; and, once, when pivot blocks have
+        eigenvalues too close to zero for their signs to be trusted
+        (``BlockLUFactorization.inertia``), naming the layers.
+
+    Notes
+    -----
+    derivation.md section 7: the symmetric form ``K_s'``
+    (:func:`symmetric_augmented_system`) has exactly ``A = a_1 + ... + a_L``
+    more negative eigenvalues than ``H + eps I``, and as many more positive
+    ones. Its block on ``(y, w)``, ``[[Sh^T S Sh, -M^T], [-M, 0]]``, is
+    nonsingular with ``A`` eigenvalues of each sign (``M`` is invertible and
+    the ``w``-block is zero), and its Schur complement onto ``x`` is
+    ``H + eps I``; the inertia of the whole is the sum of the two
+    (Haynsworth). The inertia of ``K_s'`` itself comes from its block
+    ``L D L^T`` factorization (``BlockLUFactorization.inertia``), one
+    symmetric eigenvalue problem per layer.
+
+    An eigenvalue counts as zero when it is below rounding of its pivot
+    block (``BlockLUFactorization.inertia``); with ``eps > 0`` a nonzero
+    ``n_zero`` says that the sign of an eigenvalue could not be decided at
+    working precision, more often because a pivot block is poorly
+    conditioned than because ``H + eps I`` is singular. As for the
+    determinant, a nearly singular pivot block spoils the later ones, so
+    the elimination is judged by the backward error of one probe solve on
+    ``K_s'`` before its counts are used. That check passes when pivot blocks
+    merely grow large (deep linear networks at large gain), yet their small
+    eigenvalues then sit within rounding of zero and a count can be off:
+    the warning above says so, and a dense ``numpy.linalg.eigvalsh``
+    settles such a case when it is small enough.
+    """
+    _check_linearization(lin)
+    eps = check_eps(eps)
+    Ks = symmetric_augmented_system(lin, eps)
+    factorization = _factor_naming_layers(Ks, len(lin.p))
+    _probe_elimination(Ks, factorization, stacklevel=3)
+    (n_negative, n_zero, n_positive), doubtful = factorization._inertia()
+
+    # derivation.md section 7: K_s' has A more eigenvalues of each sign
+    A = sum(lin.a[1:])
+    if n_negative < A or n_positive < A:
+        raise SingularBlockError(
+            f"the block elimination of K_s' broke down: it found "
+            f"{n_negative} negative and {n_positive} positive eigenvalues, "
+            f"but K_s' has at least A = {A} of each; a slightly different "
+            f"eps avoids this (derivation.md section 6)",
+            len(lin.p) - 1,
+            0,
+        )
+    if doubtful:
+        layers = {k + 1: n for k, n in doubtful.items()}
+        warnings.warn(
+            _doubt_message(layers, "count per layer") + "; a dense "
+            "numpy.linalg.eigvalsh of H + eps I settles a small case",
+            LinAlgWarning,
+            stacklevel=2,
+        )
+    return n_negative - A, n_zero, n_positive - A

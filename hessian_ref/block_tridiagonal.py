@@ -20,11 +20,13 @@ import operator
 import warnings
 
 import numpy as np
+import scipy.linalg
 from scipy.linalg import LinAlgWarning, lapack
 
 from ._checks import check_finite, check_real_array, check_vectors
 
 __all__ = [
+    "INERTIA_DOUBT_FACTOR",
     "RCOND_SINGULAR",
     "RCOND_WARN",
     "BlockLUFactorization",
@@ -42,6 +44,12 @@ RCOND_SINGULAR = _EPS
 #: value (sqrt(eps), about 1.5e-8) triggers a ``LinAlgWarning``: the solve may
 #: then lose more than half of the float64 digits.
 RCOND_WARN = float(np.sqrt(_EPS))
+
+#: ``BlockLUFactorization.inertia`` warns when a pivot block has an
+#: eigenvalue within this multiple of its zero tolerance
+#: (``m_k eps_mach max |lambda(U_k)|``): its sign is then within the rounding
+#: of the elimination that formed the block.
+INERTIA_DOUBT_FACTOR = 1e3
 
 
 class SingularBlockError(np.linalg.LinAlgError):
@@ -230,6 +238,48 @@ def _block_thomas_solve(lower, upper, factors, offsets, rhs):
         s[rows[k]] = _lu_solve(factors[k], f[k] - upper[k] @ s[rows[k + 1]], k)
 
     return s
+
+
+def _lu_slogdet(lu, piv):
+    """``(sign, log|det|)`` of one block from its ``dgetrf`` factors."""
+    # det = (-1)^(row interchanges) * prod(diag(lu)); piv[i] != i is one swap.
+    pivots = np.diag(lu)
+    swaps = np.count_nonzero(piv != np.arange(piv.size))
+    sign = (-1.0) ** swaps * np.prod(np.sign(pivots))
+    return float(sign), float(np.sum(np.log(np.abs(pivots))))
+
+
+def _asymmetry(matrix):
+    """Largest ``|A_ij - A_ji|``, blockwise, and the block pair holding it."""
+    pairs = [((k, k), d, d) for k, d in enumerate(matrix.diagonal)]
+    pairs += [
+        ((k + 1, k), e, f) for k, (e, f) in enumerate(zip(matrix.lower, matrix.upper))
+    ]
+    worst, where = 0.0, None
+    for pair, block, mirror in pairs:
+        # an overflowing difference is an asymmetry as well; inf reports it
+        with np.errstate(over="ignore"):
+            gap = float(np.abs(block - mirror.T).max())
+        if gap > worst:
+            worst, where = gap, pair
+    return worst, where
+
+
+def _max_abs(matrix):
+    """``max |A_ij|`` from the blocks."""
+    blocks = matrix.diagonal + matrix.lower + matrix.upper
+    return max(float(np.abs(b).max()) for b in blocks)
+
+
+def _doubt_message(doubtful, legend):
+    """The warning of an inertia whose counts may be off; `doubtful` maps a
+    block label to its number of doubtful eigenvalues, `legend` names both."""
+    return (
+        f"inertia counts may be off: {sum(doubtful.values())} eigenvalue(s) of "
+        f"the pivot blocks lie within {INERTIA_DOUBT_FACTOR:g} m_k eps_mach "
+        f"max|lambda(U_k)| of zero, inside the rounding of the elimination "
+        f"({legend}: {doubtful})"
+    )
 
 
 def _as_operand(value, n_rows, name):
@@ -771,3 +821,141 @@ class BlockLUFactorization:
         )
 
         return x[:, 0] if ndim == 1 else x
+
+    def slogdet(self):
+        """Sign and log absolute value of the determinant of the factored matrix.
+
+        Returns
+        -------
+        sign : float
+            ``1.0`` or ``-1.0``.
+        logabsdet : float
+            ``log |det A|``, natural logarithm.
+
+        Notes
+        -----
+        ``A = L R`` with ``L`` unit block lower-bidiagonal (``det L = 1``)
+        and ``R`` block upper-bidiagonal with the pivot blocks ``U_k`` on its
+        diagonal, so ``det A = prod_k det U_k`` (derivation.md section 7).
+        Each ``det U_k`` is read from its ``dgetrf`` factors: the product of
+        the diagonal of ``lu``, times ``-1`` for every row interchange
+        (``piv[i] != i``). Summing logarithms never overflows, even when
+        ``det A`` itself would.
+
+        A factorization exists only when every ``U_k`` is nonsingular
+        (``BlockTridiagonal.factor`` refuses an exactly zero pivot), so the
+        sign is never 0 and ``logabsdet`` is finite. When a ``U_k`` is
+        nearly singular the later ``U_k`` and hence the result may be
+        inaccurate, as for ``solve``.
+
+        Examples
+        --------
+        >>> A = BlockTridiagonal([[[2.0]], [[3.0]]], [[[4.0]]], [[[1.0]]])
+        >>> sign, logabsdet = A.factor().slogdet()  # det [[2, 1], [4, 3]] = 2
+        >>> float(sign), round(float(np.exp(logabsdet)), 12)
+        (1.0, 2.0)
+        """
+        sign, logabsdet = 1.0, 0.0
+        # derivation.md section 7: det A = prod_k det U_k, since det L = 1.
+        for lu, piv in self.lu_factors:
+            block_sign, block_log = _lu_slogdet(lu, piv)
+            sign *= block_sign
+            logabsdet += block_log
+        return sign, logabsdet
+
+    def inertia(self):
+        """Counts of negative, zero and positive eigenvalues of a symmetric matrix.
+
+        Returns
+        -------
+        n_negative, n_zero, n_positive : int
+            They sum to ``N``.
+
+        Raises
+        ------
+        ValueError
+            If the factored matrix is not symmetric: some ``|A_ij - A_ji|``
+            exceeds ``N eps_mach max |A_ij|`` (``N`` the order). The message
+            names the block pair.
+
+        Warns
+        -----
+        scipy.linalg.LinAlgWarning
+            Once, when pivot blocks have eigenvalues within
+            ``INERTIA_DOUBT_FACTOR`` (1e3) times their zero tolerance, naming
+            the blocks: the sign of such an eigenvalue may be an artefact of
+            rounding in the elimination, so the counts may be off.
+
+        Notes
+        -----
+        For a symmetric matrix ``F_k = E_{k+1}^T``, so the block LU of
+        ``BlockLUFactorization`` is a block ``L D L^T`` with
+        ``D = blockdiag(U_k)``: ``A = L D L^T``, a congruence. By Sylvester's
+        law of inertia ``A`` and ``D`` have the same numbers of negative,
+        zero and positive eigenvalues, and those of ``D`` are the sums over
+        the symmetric pivot blocks ``U_k``. Each ``U_k`` is symmetric in
+        exact arithmetic; ``scipy.linalg.eigvalsh`` reads only its lower
+        triangle, so the rounding-level asymmetry of the computed ``U_k``
+        does not enter.
+
+        An eigenvalue ``lambda`` of ``U_k`` counts as zero when
+        ``|lambda| <= m_k eps_mach max |lambda(U_k)|``, ``m_k`` the block
+        size: below what rounding in the eigenvalue solver alone can
+        decide. Forming ``U_k = D_k - E_k U_{k-1}^{-1} F_{k-1}`` rounds as
+        well, and with cancellation far more than ``eps_mach ||U_k||``;
+        hence the warning band, ``INERTIA_DOUBT_FACTOR`` times wider.
+
+        The congruence needs every ``U_k`` nonsingular, which is what the
+        factorization already requires; a nearly singular ``U_k`` makes the
+        later ``U_k`` and so the counts unreliable, as it makes ``solve``
+        inaccurate. The cost is one symmetric eigenvalue problem per block,
+        linear in the number of blocks.
+
+        Examples
+        --------
+        >>> A = BlockTridiagonal([[[0.0, 1.0], [1.0, 0.0]], [[1.0]]],
+        ...                      [[[0.0, 0.0]]], [[[0.0], [0.0]]])
+        >>> A.factor().inertia()  # eigenvalues -1, 1, 1
+        (1, 0, 2)
+        """
+        counts, doubtful = self._inertia()
+        if doubtful:
+            warnings.warn(
+                _doubt_message(doubtful, "count per block index, 0-based"),
+                LinAlgWarning,
+                stacklevel=2,
+            )
+        return counts
+
+    def _inertia(self):
+        """The kernel of ``inertia``: the counts, and ``{k: n}`` for the
+        pivot blocks ``U_k`` with ``n`` eigenvalues in the doubtful band."""
+        matrix = self.matrix
+        tol = matrix.shape[0] * _EPS * _max_abs(matrix)
+        gap, where = _asymmetry(matrix)
+        if gap > tol:
+            raise ValueError(
+                f"inertia: expected a symmetric matrix (|A_ij - A_ji| <= N "
+                f"eps_mach max|A_ij| = {tol:.1e}), got |A_ij - A_ji| = "
+                f"{gap:.1e} in block pair {where} (0-based block row, block "
+                f"column); for a nonsymmetric matrix use slogdet, or "
+                f"numpy.linalg.eigvals of to_dense()"
+            )
+
+        counts = np.zeros(3, dtype=int)
+        doubtful = {}
+        for k, U in enumerate(self.pivot_blocks):
+            # Sylvester: A = L blockdiag(U_k) L^T has the inertia of the U_k.
+            eigenvalues = scipy.linalg.eigvalsh(U, lower=True)
+            size = np.abs(eigenvalues)
+            zero = U.shape[0] * _EPS * size.max()
+            counts += [
+                np.count_nonzero(eigenvalues < -zero),
+                np.count_nonzero(size <= zero),
+                np.count_nonzero(eigenvalues > zero),
+            ]
+            n_doubtful = np.count_nonzero(size <= INERTIA_DOUBT_FACTOR * zero)
+            if n_doubtful:
+                doubtful[k] = int(n_doubtful)
+        n_negative, n_zero, n_positive = (int(c) for c in counts)
+        return (n_negative, n_zero, n_positive), doubtful

@@ -98,10 +98,11 @@ def autograd_layer_blocks(layer, x, Z, b=None, targets=None):
     """
     f = autograd_layer_function(layer, targets)
     if layer.is_head:
-        f_flat = lambda x_, Z_: anp.reshape(f(x_, Z_), (1,))
         b = np.ones(1)
-    else:
-        f_flat = lambda x_, Z_: anp.reshape(f(x_, Z_), (-1,))
+
+    def f_flat(x_, Z_):
+        return anp.reshape(f(x_, Z_), (-1,))
+
     a = f_flat(x, Z).size
 
     def phi(x_, z_):

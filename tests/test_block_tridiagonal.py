@@ -14,6 +14,7 @@ import scipy.linalg
 from scipy.linalg import LinAlgWarning
 
 from hessian_ref.block_tridiagonal import (
+    INERTIA_DOUBT_FACTOR,
     RCOND_SINGULAR,
     RCOND_WARN,
     BlockLUFactorization,
@@ -716,3 +717,245 @@ def test_stored_blocks_and_factors_are_read_only():
         A.diagonal = ()
     with pytest.raises(AttributeError):
         fac.pivot_blocks = ()
+
+
+# ------------------------------------------------- determinant and inertia
+
+
+def signed_blocks(rng, sizes):
+    """Dominant blocks whose block rows are then permuted and maybe negated.
+
+    Permuting or negating the rows of a block row multiplies the determinant
+    by the permutation's sign or by (-1)^m_k and leaves the condition number
+    alone, so the determinants come with both signs, and dgetrf has to
+    interchange rows to undo the permutation.
+    """
+    diagonal, lower, upper = random_blocks(rng, sizes)
+    n = len(sizes)
+    for k, m in enumerate(sizes):
+        rows = rng.permutation(m)
+        sign = rng.choice([-1.0, 1.0])
+        diagonal[k] = sign * diagonal[k][rows]
+        if k > 0:
+            lower[k - 1] = sign * lower[k - 1][rows]
+        if k < n - 1:
+            upper[k] = sign * upper[k][rows]
+    return diagonal, lower, upper
+
+
+def logdet_tolerance(dense):
+    """|d log|det A|| = |tr(A^{-1} dA)| <= N ||A^{-1}|| ||dA||: with a
+    backward error of BACKWARD_C N eps on each of the two routes, twice
+    N^2 cond(A) BACKWARD_C eps bounds their difference."""
+    N = dense.shape[0]
+    return 2 * BACKWARD_C * N**2 * EPS * np.linalg.cond(dense)
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_slogdet_matches_numpy(sizes):
+    rng = make_rng(15, *sizes)
+    A = BlockTridiagonal(*signed_blocks(rng, sizes))
+    dense = A.to_dense()
+
+    sign, logabsdet = A.factor().slogdet()
+
+    expected = np.linalg.slogdet(dense)
+    assert isinstance(sign, float) and isinstance(logabsdet, float)
+    assert sign == expected.sign
+    assert abs(logabsdet - expected.logabsdet) <= logdet_tolerance(dense)
+
+
+def test_slogdet_sees_both_signs_over_the_sizes():
+    # Guards the test above against testing only positive determinants.
+    signs = {
+        BlockTridiagonal(*signed_blocks(make_rng(15, *sizes), sizes))
+        .factor()
+        .slogdet()[0]
+        for sizes in SIZES
+    }
+    assert signs == {-1.0, 1.0}
+
+
+SLOGDET_BY_HAND = {
+    # name: (diagonal, lower, upper, sign, |det|)
+    # det [[2, 1], [4, 3]] = 2; U_1 = 3 - 4 * 1 / 2 = 1.
+    "two scalar blocks": ([[[2.0]], [[3.0]]], [[[4.0]]], [[[1.0]]], 1.0, 2.0),
+    # U_1 = 4 - 3 * 2 / 1 = -2.
+    "negative later pivot": ([[[1.0]], [[4.0]]], [[[3.0]]], [[[2.0]]], -1.0, 2.0),
+    # One interchange inside the block: det [[0, 1], [1, 0]] = -1.
+    "row interchange": ([[[0.0, 1.0], [1.0, 0.0]]], [], [], -1.0, 1.0),
+    # Two interchanges cancel: a cyclic shift of three rows, det = +1 * 2.
+    "two interchanges": (
+        [[[0.0, 2.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]], [], [], 1.0, 2.0
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SLOGDET_BY_HAND))
+def test_slogdet_by_hand(case):
+    diagonal, lower, upper, sign, absdet = SLOGDET_BY_HAND[case]
+
+    got = BlockTridiagonal(diagonal, lower, upper).factor().slogdet()
+
+    # Small integers, no rounding in the LU: exact up to the last log.
+    assert got[0] == sign
+    assert got[1] == pytest.approx(np.log(absdet), abs=4 * EPS)
+
+
+def test_slogdet_does_not_overflow():
+    # Six 3 x 3 blocks scaled by 1e60: det about 1e1080, beyond float64.
+    sizes = (3, 3, 3, 3, 3, 3)
+    blocks = signed_blocks(make_rng(16), sizes)
+    base = BlockTridiagonal(*blocks)
+    big = BlockTridiagonal(*([1e60 * b for b in part] for part in blocks))
+
+    sign, logabsdet = big.factor().slogdet()
+
+    # det(c A) = c^N det A. Scaling rounds each entry once (relative 1e-16),
+    # which moves log|det| by about N cond(A) 1e-16: far inside rel=1e-13 of
+    # a logarithm near 2500.
+    base_sign, base_log = np.linalg.slogdet(base.to_dense())
+    assert sign == base_sign
+    expected = base_log + 18 * np.log(1e60)
+    assert logabsdet == pytest.approx(expected, rel=1e-13)
+
+
+def random_symmetric_blocks(rng, sizes, coupling):
+    """Symmetric indefinite blocks: D_k with eigenvalues of both signs and
+    size in [1, 3], E_k of norm about `coupling`, F_k = E_{k+1}^T."""
+    n = len(sizes)
+    diagonal = []
+    for m in sizes:
+        Qm, _ = np.linalg.qr(rng.standard_normal((m, m)))
+        values = rng.choice([-1.0, 1.0], m) * rng.uniform(1.0, 3.0, m)
+        diagonal.append((Qm * values) @ Qm.T)
+    lower = [
+        coupling * rng.standard_normal((sizes[k + 1], sizes[k])) / np.sqrt(sizes[k])
+        for k in range(n - 1)
+    ]
+    upper = [e.T for e in lower]
+    return diagonal, lower, upper
+
+
+def eigenvalue_counts(dense):
+    values = np.linalg.eigvalsh(dense)
+    return (int(np.sum(values < 0)), 0, int(np.sum(values > 0))), values
+
+
+@pytest.mark.parametrize("coupling", [0.3, 2.0])
+@pytest.mark.parametrize("sizes", SIZES)
+def test_inertia_matches_eigenvalue_counts(sizes, coupling):
+    rng = make_rng(17, *sizes, int(10 * coupling))
+    A = BlockTridiagonal(*random_symmetric_blocks(rng, sizes, coupling))
+    dense = A.to_dense()
+    expected, values = eigenvalue_counts(dense)
+    # The dense counts are unambiguous: no eigenvalue near rounding of zero.
+    assert np.abs(values).min() > 1e-8 * np.abs(values).max()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        counts = A.factor().inertia()
+
+    assert counts == expected
+    assert all(isinstance(c, int) for c in counts)
+
+
+def test_inertia_sees_indefinite_matrices():
+    # Guards the test above: most of its matrices have both signs.
+    mixed = 0
+    for sizes in SIZES:
+        rng = make_rng(17, *sizes, 20)
+        A = BlockTridiagonal(*random_symmetric_blocks(rng, sizes, 2.0))
+        n_negative, _, n_positive = A.factor().inertia()
+        mixed += n_negative > 0 and n_positive > 0
+    assert mixed >= len(SIZES) - 2
+
+
+def test_inertia_comes_from_the_schur_complements():
+    # [[1, 2], [2, 1]] has eigenvalues 3 and -1 while both diagonal blocks are
+    # positive: the negative one appears only in U_1 = 1 - 2 * 2 / 1 = -3.
+    A = BlockTridiagonal([[[1.0]], [[1.0]]], [[[2.0]]], [[[2.0]]])
+
+    fac = A.factor()
+
+    np.testing.assert_array_equal(fac.pivot_blocks[1], [[-3.0]])
+    assert fac.inertia() == (1, 0, 1)
+
+
+def factor_ignoring_rcond(A):
+    """``A.factor(singular_rcond=0)`` without its ill-conditioning warning,
+    so that a test sees only the warnings of what it calls next."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)
+        return A.factor(singular_rcond=0.0)
+
+
+def test_inertia_counts_an_eigenvalue_within_rounding_as_zero_and_warns():
+    # U_0 = [[1, 1], [1, 1 + 2 eps]] has eigenvalues about 2 and eps: below
+    # m eps max|lambda| = 4 eps, so zero, with a warning that it is doubtful.
+    D = np.array([[1.0, 1.0], [1.0, 1.0 + 2 * EPS]])
+    A = BlockTridiagonal([D, [[5.0]]], [np.zeros((1, 2))], [np.zeros((2, 1))])
+    fac = factor_ignoring_rcond(A)
+
+    with pytest.warns(LinAlgWarning, match=r"block index, 0-based: \{0: 1\}") as rec:
+        counts = fac.inertia()
+
+    assert counts == (0, 1, 2)
+    assert len(rec) == 1
+    # stacklevel points at the caller, this file.
+    assert rec[0].filename == __file__
+
+
+def test_inertia_warns_about_an_eigenvalue_just_outside_the_zero_band():
+    # An eigenvalue 100 m eps max|lambda| from zero is counted by its sign,
+    # but lies inside the INERTIA_DOUBT_FACTOR band, so the count is flagged.
+    small = 100 * 2 * EPS * 1.0
+    assert small < INERTIA_DOUBT_FACTOR * 2 * EPS
+    A = BlockTridiagonal([np.diag([1.0, -small])], [], [])
+
+    fac = factor_ignoring_rcond(A)
+
+    with pytest.warns(LinAlgWarning, match="inertia counts may be off"):
+        counts = fac.inertia()
+
+    assert counts == (1, 0, 1)
+
+
+def test_inertia_accepts_symmetry_up_to_rounding():
+    sizes = (2, 3, 1)
+    diagonal, lower, upper = random_symmetric_blocks(make_rng(18), sizes, 1.0)
+    # One ulp off in one coupling entry: far below N eps max|A_ij|.
+    upper[0] = upper[0].copy()
+    upper[0][1, 2] = np.nextafter(upper[0][1, 2], np.inf)
+    A = BlockTridiagonal(diagonal, lower, upper)
+
+    expected, _ = eigenvalue_counts(A.to_dense())
+    assert A.factor().inertia() == expected
+
+
+NONSYMMETRIC_CASES = {
+    # name: (change to symmetric blocks, block pair named)
+    "general matrix": (lambda d, e, f: (d, e, [x + 1.0 for x in f]), r"\(1, 0\)"),
+    "coupling only": (
+        lambda d, e, f: (d, e, [f[0], 2 * f[1]]), r"\(2, 1\)"
+    ),
+    "diagonal block only": (
+        lambda d, e, f: ([d[0], d[1] + np.triu(np.ones_like(d[1]), 1), d[2]], e, f),
+        r"\(1, 1\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(NONSYMMETRIC_CASES))
+def test_inertia_rejects_a_nonsymmetric_matrix(case):
+    change, pair = NONSYMMETRIC_CASES[case]
+    blocks = random_symmetric_blocks(make_rng(19), (2, 3, 2), 1.0)
+    A = BlockTridiagonal(*change(*blocks))
+    fac = A.factor()
+
+    with pytest.raises(ValueError, match=r"^inertia: expected a symmetric matrix"):
+        fac.inertia()
+    with pytest.raises(ValueError, match=rf"block pair {pair}"):
+        fac.inertia()
+    # the determinant does not need symmetry
+    assert fac.slogdet()[0] in (-1.0, 1.0)

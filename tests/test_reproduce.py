@@ -10,8 +10,8 @@ from hessian_ref.reproduce import Check, check_iris, checks_table, train_on_iris
 
 
 def test_training_lowers_the_loss_and_is_seeded():
-    _, theta_a, _, _, losses = train_on_iris(depth=4, steps=200)
-    _, theta_b, _, _, _ = train_on_iris(depth=4, steps=200)
+    _, theta_a, _, _, losses = train_on_iris(depth=4, steps=300)
+    _, theta_b, _, _, _ = train_on_iris(depth=4, steps=300)
     np.testing.assert_array_equal(theta_a, theta_b)
     assert losses[-1] < 0.5 * losses[0]
 
@@ -40,13 +40,17 @@ def test_check_semantics():
     assert not Check("a", float("nan"), 1e-10, "").passed
     assert Check("b", 2.0, 1.0, "", "at least").passed
     assert not Check("b", 0.5, 1.0, "", "at least").passed
+    assert Check("c", 1.0, 1.25, "", "between", 0.8).passed
+    assert not Check("c", 0.7, 1.25, "", "between", 0.8).passed
+    assert not Check("c", 1.3, 1.25, "", "between", 0.8).passed
+    assert Check("c", 1.0, 1.25, "", "between", 0.8).bound == "in [0.8, 1.25]"
     table = checks_table([Check("a", 1e-9, 1e-10, "why")])
     assert "| a | 1.000e-09 | <= 1.0e-10 | NO | why |" in table
 
 
 def test_cli_reproduce_writes_results_and_exits_zero(tmp_path, capsys):
-    code = main(["reproduce", "--depth", "3", "--steps", "100", "--out",
-                 str(tmp_path)])
+    code = main(["reproduce", "--depth", "3", "--steps", "100", "--iris-only",
+                 "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
     assert "all 12 checks passed" in out
@@ -59,7 +63,7 @@ def test_cli_reproduce_writes_results_and_exits_zero(tmp_path, capsys):
 
 def test_cli_exits_nonzero_when_a_check_fails(tmp_path, capsys):
     code = main(["reproduce", "--depth", "2", "--steps", "10", "--eps", "1e4",
-                 "--out", str(tmp_path)])
+                 "--iris-only", "--out", str(tmp_path)])
     assert code == 1
     assert "FAILED" in capsys.readouterr().out
 

@@ -42,7 +42,7 @@ MIB = 2.0**20
 ROUTES = {
     "structured": {"label": "structured solve", "color": "tab:blue", "marker": "o"},
     "dense": {"label": "dense solve", "color": "tab:orange", "marker": "s"},
-    "cg": {"label": "CG", "color": "tab:green", "marker": "^"},
+    "cg": {"label": "Krylov (MINRES on Hv)", "color": "tab:green", "marker": "^"},
 }
 
 
@@ -763,12 +763,12 @@ def plot_memory_vs_depth(sweep, stem):
 
 
 def plot_eps_sweep(sweep, stem):
-    """Accuracy of the solves and CG iterations as the damping varies.
+    """Accuracy of the solves and Krylov (MINRES) iterations against damping.
 
     Left: relative error of the structured and the dense solve (against a
     reference solution, e.g. a known answer) as a function of ``eps``, with
     ``cond(H + eps I) * eps_mach``, the error a backward stable solve may
-    leave, as a dashed guide. Right: CG iterations against
+    leave, as a dashed guide. Right: MINRES iterations against
     ``eps``; runs that did not converge are marked with crosses.
 
     Parameters
@@ -830,15 +830,15 @@ def plot_eps_sweep(sweep, stem):
     right.semilogx(eps[ran], iterations[ran], color="0.75", lw=1.0, zorder=1)
     ok, failed = ran & converged, ran & ~converged
     right.semilogx(eps[ok], iterations[ok], ls="none", marker="^", ms=7,
-                   color=ROUTES["cg"]["color"], label="CG converged")
+                   color=ROUTES["cg"]["color"], label="MINRES converged")
     right.semilogx(eps[failed], iterations[failed], ls="none", marker="X", ms=9,
-                   color="tab:red", label="CG did not converge")
+                   color="tab:red", label="MINRES stopped at 2P iterations")
     right.set_ylim(bottom=0)
     right.grid(True, which="major", color="0.9", lw=0.6)
     right.set_xlabel("damping eps (units of H)")
-    right.set_ylabel("CG iterations (count)")
+    right.set_ylabel("MINRES iterations (count)")
     right.legend(loc="best", fontsize=9)
-    right.set_title("Iterations of conjugate gradients", fontsize=10)
+    right.set_title("Iterations of MINRES on Hessian-vector products", fontsize=10)
     fig.suptitle("Damping sweep: accuracy of the structured and dense solves, "
-                 "and the work CG needs", fontsize=11)
+                 "and the work a Krylov solver needs", fontsize=11)
     return _save(fig, stem)

@@ -26,7 +26,8 @@ from .dense import (
 from .hvp import hvp_from_blocks
 from .network import MLP
 
-__all__ = ["Check", "IrisRun", "check_iris", "layer_block_norms", "train_on_iris"]
+__all__ = ["Check", "IrisRun", "cell", "check_iris", "checks_table",
+           "layer_block_norms", "train_on_iris"]
 
 MACHINE_EPS = float(np.finfo(float).eps)
 
@@ -249,6 +250,11 @@ def check_iris(eps=1e-2, depth=16, width=4, steps=3000, seed=0, progress=None):
     )
 
 
+def cell(text):
+    """`text` made safe for a Markdown table cell (``|`` escaped)."""
+    return str(text).replace("|", "\\|")
+
+
 def checks_table(checks):
     """The checks as a Markdown table."""
     lines = [
@@ -257,7 +263,7 @@ def checks_table(checks):
     ]
     for c in checks:
         lines.append(
-            f"| {c.quantity} | {c.measured:.3e} | {c.bound} | "
-            f"{'yes' if c.passed else 'NO'} | {c.why} |"
+            f"| {cell(c.quantity)} | {c.measured:.3e} | {c.bound} | "
+            f"{'yes' if c.passed else 'NO'} | {cell(c.why)} |"
         )
     return "\n".join(lines)

@@ -53,7 +53,7 @@ def _affine(layer, x, Z):
 
 
 def _head_loss(layer, U, targets):
-    B = U.shape[0]
+    B = U.shape[0] if layer.reduction == "mean" else 1
     if isinstance(layer, SoftmaxCrossEntropy):
         onehot = np.eye(layer.n_out)[targets]
         # shift every sample by its own largest logit, so nothing underflows

@@ -27,7 +27,7 @@ import numpy as np
 from ._checks import as_array, check_finite, check_real_array
 from .activations import get_activation
 
-__all__ = ["LOSSES", "Dense", "MeanSquaredError", "SoftmaxCrossEntropy"]
+__all__ = ["LOSSES", "REDUCTIONS", "Dense", "MeanSquaredError", "SoftmaxCrossEntropy"]
 
 
 def _block_diagonal(blocks):
@@ -226,10 +226,37 @@ class Dense(_Affine):
         return self._curvature(x, Z, Delta, Lam)
 
 
+REDUCTIONS = ("mean", "sum")
+
+
 class _Head(_Affine):
-    """A final layer: the affine map fused with a mean loss over the batch."""
+    """A final layer: the affine map fused with a loss over the batch.
+
+    `reduction` is ``"mean"`` (the default: the loss is averaged over the
+    batch, so every derivative carries a factor ``1 / B``) or ``"sum"``.
+    Subclasses give the per-sample losses and their ``U``-derivatives.
+    """
 
     is_head = True
+
+    def __init__(self, n_in, n_out, reduction="mean"):
+        super().__init__(n_in, n_out)
+        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+            raise ValueError(
+                f"reduction: expected one of {REDUCTIONS}, got {reduction!r}"
+            )
+        self.reduction = reduction
+
+    def _weight(self, batch):
+        return 1.0 / batch if self.reduction == "mean" else 1.0
+
+    def _loss(self, U, targets):
+        return float(self._weight(U.shape[0]) * np.sum(self._sample_losses(U, targets)))
+
+    def _loss_derivatives(self, U, targets):
+        w = self._weight(U.shape[0])
+        Delta, Lam = self._sample_derivatives(U, targets)
+        return w * Delta, w * Lam
 
     def forward(self, x, Z, targets):
         """The scalar loss of the batch `Z` ``(B, i)``."""
@@ -270,14 +297,16 @@ def _softmax(U):
 
 
 class SoftmaxCrossEntropy(_Head):
-    """Affine map to ``o`` logits, then the mean softmax cross-entropy.
+    """Affine map to ``o`` logits, then the softmax cross-entropy.
 
-    ``loss = (1/B) sum_n (logsumexp(U_n) - U_n[y_n])``. Targets are integer
-    class labels of shape ``(B,)`` in ``0 .. o-1``.
+    ``loss = (1/B) sum_n (logsumexp(U_n) - U_n[y_n])`` (without ``1/B`` for
+    ``reduction="sum"``). Targets are integer class labels of shape ``(B,)``
+    in ``0 .. o-1``.
     """
 
     def __repr__(self):
-        return f"SoftmaxCrossEntropy({self.n_in}, {self.n_out})"
+        return (f"SoftmaxCrossEntropy({self.n_in}, {self.n_out}, "
+                f"reduction={self.reduction!r})")
 
     def check_targets(self, targets, batch):
         """Validated labels as an int array of shape ``(batch,)``."""
@@ -297,29 +326,30 @@ class SoftmaxCrossEntropy(_Head):
             )
         return y
 
-    def _loss(self, U, y):
-        B = U.shape[0]
+    def _sample_losses(self, U, y):
         m = U.max(axis=1)
         lse = m + np.log(np.exp(U - m[:, None]).sum(axis=1))
-        return float(np.mean(lse - U[np.arange(B), y]))
+        return lse - U[np.arange(U.shape[0]), y]
 
-    def _loss_derivatives(self, U, y):
+    def _sample_derivatives(self, U, y):
         B, o = U.shape
         P = _softmax(U)
         Delta = P.copy()
         Delta[np.arange(B), y] -= 1.0
         Lam = P[:, :, None] * np.eye(o) - P[:, :, None] * P[:, None, :]
-        return Delta / B, Lam / B
+        return Delta, Lam
 
 
 class MeanSquaredError(_Head):
-    """Affine map to ``o`` outputs, then ``(1 / 2B) sum_n ||U_n - t_n||^2``.
+    """Affine map to ``o`` outputs, then ``(1 / 2B) sum_n ||U_n - t_n||^2``
+    (``1 / 2`` for ``reduction="sum"``).
 
     Targets are real arrays of shape ``(B, o)``.
     """
 
     def __repr__(self):
-        return f"MeanSquaredError({self.n_in}, {self.n_out})"
+        return (f"MeanSquaredError({self.n_in}, {self.n_out}, "
+                f"reduction={self.reduction!r})")
 
     def check_targets(self, targets, batch):
         """Validated targets as a float array of shape ``(batch, o)``."""
@@ -332,13 +362,12 @@ class MeanSquaredError(_Head):
         check_finite("targets", t)
         return t
 
-    def _loss(self, U, t):
-        return float(0.5 * np.sum((U - t) ** 2) / U.shape[0])
+    def _sample_losses(self, U, t):
+        return 0.5 * np.sum((U - t) ** 2, axis=1)
 
-    def _loss_derivatives(self, U, t):
+    def _sample_derivatives(self, U, t):
         B, o = U.shape
-        Lam = np.broadcast_to(np.eye(o) / B, (B, o, o))
-        return (U - t) / B, Lam
+        return U - t, np.broadcast_to(np.eye(o), (B, o, o))
 
 
 LOSSES = {"cross_entropy": SoftmaxCrossEntropy, "squared_error": MeanSquaredError}

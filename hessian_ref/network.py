@@ -5,7 +5,7 @@ The flat parameter layout (paper/derivation.md section 8), stated once here:
 code) of each layer's ``x_l``; inside a layer, the weights ``W_l``
 (``out x in``) row-major, then the bias ``c_l``. The batch is sample-major:
 ``z_l`` is ``Z_l.ravel()`` for ``Z_l`` of shape ``(B, h_l)``. The loss is the
-mean over the batch.
+mean over the batch unless the network was built with ``reduction="sum"``.
 
 Hidden layers are :class:`~hessian_ref.layers.Dense`; the last layer is a
 loss head that fuses its affine map with the loss, so ``z_L`` is the scalar
@@ -124,8 +124,12 @@ class MLP:
         per hidden layer (``L - 1`` names). See
         :data:`hessian_ref.activations.ACTIVATIONS`.
     loss : {"cross_entropy", "squared_error"}
-        Mean softmax cross-entropy with integer labels, or mean squared
-        error ``(1 / 2B) sum ||U - t||^2`` with targets of shape ``(B, h_L)``.
+        Softmax cross-entropy with integer labels, or squared error
+        ``(1 / 2) ||U - t||^2`` with targets of shape ``(B, h_L)``.
+    reduction : {"mean", "sum"}
+        Average the per-sample losses over the batch (the default), or add
+        them up. With ``"sum"`` the Hessian is ``B`` times the mean one, so
+        ``(H_sum + B eps I)^{-1} v = (H_mean + eps I)^{-1} v / B``.
 
     Raises
     ------
@@ -134,7 +138,8 @@ class MLP:
         or a wrong number of activations.
     """
 
-    def __init__(self, widths, activation="tanh", loss="cross_entropy"):
+    def __init__(self, widths, activation="tanh", loss="cross_entropy",
+                 reduction="mean"):
         widths = _check_widths(widths)
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
@@ -158,10 +163,11 @@ class MLP:
         hidden = [
             Dense(widths[l], widths[l + 1], activations[l]) for l in range(n_hidden)
         ]
-        head = LOSSES[loss](widths[-2], widths[-1])
+        head = LOSSES[loss](widths[-2], widths[-1], reduction)
         self.widths = tuple(int(h) for h in widths)
         self.activations = tuple(layer.activation.name for layer in hidden)
         self.loss_name = loss
+        self.reduction = head.reduction
         self.layers = (*hidden, head)
         self.p = tuple(layer.n_params for layer in self.layers)
         self.offsets = tuple(np.concatenate([[0], np.cumsum(self.p)]).tolist())
@@ -170,7 +176,7 @@ class MLP:
     def __repr__(self):
         return (
             f"MLP(widths={self.widths}, activation={self.activations}, "
-            f"loss={self.loss_name!r})"
+            f"loss={self.loss_name!r}, reduction={self.reduction!r})"
         )
 
     @property
@@ -300,7 +306,7 @@ class MLP:
         return loss
 
     def loss(self, theta, X, targets):
-        """The mean loss over the batch."""
+        """The loss of the batch (mean or sum over samples, see `reduction`)."""
         xs = self.split(theta)
         X, targets = self.check_batch(X, targets)
         return self._head_value(xs, self._inputs(xs, X), targets)

@@ -4,7 +4,7 @@ Each function validates its inputs, does the work that does not depend on
 the vector once (one linearization, and for the inverse one block
 factorization of ``K'``), and returns a
 :class:`scipy.sparse.linalg.LinearOperator` of shape ``(P, P)`` and dtype
-float64 whose products reuse it. ``H`` is the Hessian of the mean loss with
+float64 whose products reuse it. ``H`` is the Hessian of the loss with
 respect to the flat parameters (layout in :mod:`hessian_ref.network`), so
 every operator here is symmetric: ``rmatvec`` is ``matvec``, and ``.T`` and
 ``.H`` are the operator itself.

@@ -307,3 +307,40 @@ def test_augmented_system_is_a_general_block_tridiagonal():
     Kp = augmented_system(net.linearize(theta, X, t), 1.0)
     assert isinstance(Kp, BlockTridiagonal) and Kp.n_blocks == 1
     assert Kp.sizes == (8 + 2,)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_sum_reduction_scales_hessian_and_damping(loss):
+    # H_sum = B H_mean, so (H_sum + B eps I)^{-1} v = (H_mean + eps I)^{-1} v / B
+    rng_local = np.random.default_rng(11)
+    net_mean, theta, X, t = make_problem(rng_local, (3, 4, 4, 2), "tanh", loss, 5)
+    net_sum = MLP((3, 4, 4, 2), "tanh", loss, reduction="sum")
+    B, eps = 5, 0.05
+    v = rng_local.standard_normal(net_mean.n_params)
+    assert net_sum.loss(theta, X, t) == pytest.approx(B * net_mean.loss(theta, X, t),
+                                                       rel=1e-14)
+    H_mean = autograd_hessian(net_mean, theta, X, t)
+    H_sum = autograd_hessian(net_sum, theta, X, t)
+    assert rel_err(H_sum, B * H_mean) < 1e-13
+    x_sum = hessian_inverse_product(net_sum, theta, X, t, v, B * eps)
+    x_mean = hessian_inverse_product(net_mean, theta, X, t, v, eps)
+    assert rel_err(x_sum, x_mean / B) < solve_tolerance(H_mean + eps * np.eye(len(v)))
+
+
+def test_unknown_reduction_is_named():
+    with pytest.raises(ValueError, match=r"reduction: expected one of \('mean', 'sum'\)"):
+        MLP((3, 2), reduction="average")
+
+
+def test_float32_inputs_are_computed_in_float64():
+    # policy: every input is converted to float64; float32 data give the same
+    # answer as their exact float64 values, to the last bit
+    net, theta, X, t = make_problem(np.random.default_rng(12), (3, 4, 2), "tanh",
+                                    "squared_error", 3)
+    theta32, X32, t32 = (a.astype(np.float32) for a in (theta, X, t))
+    v32 = np.ones(net.n_params, dtype=np.float32)
+    x32 = hessian_inverse_product(net, theta32, X32, t32, v32, np.float32(0.125))
+    x64 = hessian_inverse_product(net, theta32.astype(float), X32.astype(float),
+                                  t32.astype(float), v32.astype(float), 0.125)
+    assert x32.dtype == np.float64
+    np.testing.assert_array_equal(x32, x64)

@@ -53,10 +53,11 @@ def test_dense_layer_blocks_match_autograd(activation, n_in, n_out, batch):
     _close(Q, Q.T)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("head", [SoftmaxCrossEntropy, MeanSquaredError])
 @pytest.mark.parametrize("n_in, n_out, batch", DIMS)
-def test_head_blocks_match_autograd(head, n_in, n_out, batch):
-    layer = head(n_in, n_out)
+def test_head_blocks_match_autograd(head, n_in, n_out, batch, reduction):
+    layer = head(n_in, n_out, reduction)
     x = rng.standard_normal(layer.n_params)
     Z = rng.standard_normal((batch, n_in))
     if head is SoftmaxCrossEntropy:

@@ -371,8 +371,9 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
 
     ``H`` is the Hessian of the loss of `net` (mean or sum over the batch, as
     the network was built) with respect to the flat parameters (layout in
-    :mod:`hessian_ref.network`) at `theta` on the batch ``(X, targets)``. The cost is linear in the depth: ``L`` factorizations of
-    blocks of size ``p_l + 2 a_l`` with ``a_l = B h_l``.
+    :mod:`hessian_ref.network`) at `theta` on the batch ``(X, targets)``.
+    The cost is linear in the depth: ``L`` factorizations of blocks of size
+    ``p_l + 2 a_l`` with ``a_l = B h_l``.
 
     Parameters
     ----------

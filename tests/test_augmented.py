@@ -328,7 +328,8 @@ def test_sum_reduction_scales_hessian_and_damping(loss):
 
 
 def test_unknown_reduction_is_named():
-    with pytest.raises(ValueError, match=r"reduction: expected one of \('mean', 'sum'\)"):
+    message = r"reduction: expected one of \('mean', 'sum'\)"
+    with pytest.raises(ValueError, match=message):
         MLP((3, 2), reduction="average")
 
 

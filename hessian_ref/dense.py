@@ -26,6 +26,7 @@ from .layers import SoftmaxCrossEntropy
 from .network import check_network
 
 __all__ = [
+    "DENSE_MEMORY_LIMIT",
     "autograd_gradient",
     "autograd_hessian",
     "autograd_layer_blocks",
@@ -43,6 +44,23 @@ _AUTOGRAD_ACTIVATIONS = {
     "softplus": lambda u: anp.logaddexp(0.0, u),
     "identity": lambda u: u,
 }
+
+
+#: The dense oracles refuse to build matrices whose storage would exceed
+#: this many bytes (2 GiB), unless called with ``force=True``.
+DENSE_MEMORY_LIMIT = 2 * 1024**3
+
+
+def _check_dense_size(what, n_rows, n_cols, copies, force):
+    """Refuse before allocating ``copies`` dense ``n_rows x n_cols`` arrays."""
+    need = 8 * n_rows * n_cols * copies
+    if need > DENSE_MEMORY_LIMIT and not force:
+        raise MemoryError(
+            f"{what} would need about {need / 1024**3:.1f} GiB of dense "
+            f"storage ({copies} x {n_rows} x {n_cols} float64), above "
+            f"DENSE_MEMORY_LIMIT = {DENSE_MEMORY_LIMIT / 1024**3:.0f} GiB; use the "
+            f"structured functions, or pass force=True"
+        )
 
 
 def _affine(layer, x, Z):
@@ -142,9 +160,15 @@ def autograd_gradient(net, theta, X, targets):
     return autograd.grad(autograd_loss(net, X, targets))(theta)
 
 
-def autograd_hessian(net, theta, X, targets):
-    """Dense Hessian ``(P, P)`` of the loss by autograd."""
+def autograd_hessian(net, theta, X, targets, force=False):
+    """Dense Hessian ``(P, P)`` of the loss by autograd.
+
+    Refuses with MemoryError, before any work, when ``P x P`` (and autograd's
+    working copies, counted as four) would exceed ``DENSE_MEMORY_LIMIT``,
+    unless `force`.
+    """
     check_network(net)
+    _check_dense_size("autograd_hessian", net.n_params, net.n_params, 4, force)
     theta = net.check_params(theta)
     return autograd.hessian(autograd_loss(net, X, targets))(theta)
 
@@ -168,7 +192,7 @@ def finite_difference_hvp(net, theta, X, targets, v, h=1e-5):
     return (plus - minus) / (2 * step)
 
 
-def chain_matrices(lin):
+def chain_matrices(lin, force=False):
     """The dense matrices of derivation.md section 3 from per-layer blocks.
 
     Parameters
@@ -186,6 +210,8 @@ def chain_matrices(lin):
     L = len(blocks)
     a_out = lin.a[1:]
     a_in = lin.a[:-1]
+    A, P = sum(a_out), sum(lin.p)
+    _check_dense_size("chain_matrices", A + P, A + P, 4, force)
     out_at = np.concatenate([[0], np.cumsum(a_out)])
     in_at = np.concatenate([[0], np.cumsum(a_in)])
 
@@ -204,7 +230,7 @@ def chain_matrices(lin):
     return {"J": J, "M": M, "Q": Q, "R": R, "S": S, "Sh": Sh}
 
 
-def hessian_from_blocks(lin):
+def hessian_from_blocks(lin, force=False):
     """The Hessian formula (derivation.md section 3; the paper's claim 1), dense.
 
     ``H = Q + R Sh M^{-1} J + (R Sh M^{-1} J)^T + J^T M^{-T} Sh^T S Sh M^{-1} J``
@@ -213,21 +239,23 @@ def hessian_from_blocks(lin):
     -------
     H : (P, P) ndarray
     """
-    m = chain_matrices(lin)
+    m = chain_matrices(lin, force)
     Y = scipy.linalg.solve_triangular(m["M"], m["J"], lower=True, unit_diagonal=True)
     T = m["Sh"] @ Y
     RT = m["R"] @ T
     return m["Q"] + RT + RT.T + T.T @ (m["S"] @ T)
 
 
-def dense_augmented(lin, eps):
+def dense_augmented(lin, eps, force=False):
     """The augmented matrix ``K`` of derivation.md section 4, unknowns ``(x, y, w)``.
 
     Returns
     -------
     K : (P + 2A, P + 2A) ndarray
     """
-    m = chain_matrices(lin)
+    N = sum(lin.p) + 2 * sum(lin.a[1:])
+    _check_dense_size("dense_augmented", N, N, 3, force)
+    m = chain_matrices(lin, force)
     P = m["Q"].shape[0]
     A = m["M"].shape[0]
     RSh = m["R"] @ m["Sh"]

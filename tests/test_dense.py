@@ -15,6 +15,7 @@ from hessian_ref import MLP
 from hessian_ref.dense import (
     autograd_hessian,
     chain_matrices,
+    dense_augmented,
     finite_difference_hvp,
     hessian_from_blocks,
 )
@@ -127,3 +128,36 @@ def test_finite_differences_validate_their_arguments():
     with pytest.raises(ValueError, match="h: expected a finite step > 0, got 0"):
         finite_difference_hvp(net, theta, X, t, np.ones(8), h=0)
     assert np.all(finite_difference_hvp(net, theta, X, t, np.zeros(8)) == 0)
+
+
+def test_dense_oracles_refuse_gigabytes_before_any_work():
+    # depth 2000 at width 4: P = 40k parameters, P^2 float64 = 13 GB
+    net = MLP((4,) + (4,) * 2000 + (3,))
+    message = r"autograd_hessian would need about .* GiB"
+    with pytest.raises(MemoryError, match=message):
+        autograd_hessian(net, np.zeros(net.n_params), np.zeros((1, 4)), [0])
+
+
+def test_structured_path_allocates_nothing_of_size_p_squared():
+    import tracemalloc
+
+    from hessian_ref import hessian_inverse_product
+
+    net = MLP((4,) + (4,) * 2000 + (3,))
+    P = net.n_params
+    theta = net.init(seed=0)
+    X = np.random.default_rng(0).standard_normal((1, 4))
+    lin = net.linearize(theta, X, [1])
+    with pytest.raises(MemoryError, match="dense_augmented would need"):
+        dense_augmented(lin, 0.1)
+    tracemalloc.start()
+    try:
+        x = hessian_inverse_product(net, theta, X, [1], np.ones(P), 0.1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.all(np.isfinite(x))
+    # linear in depth: about 2 KB per parameter here (the blocks of K' and
+    # their factors, a few copies), against 8 P = 320 KB per parameter for a
+    # dense H
+    assert peak < 10_000 * P < 8 * P * P / 30

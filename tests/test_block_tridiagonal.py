@@ -17,9 +17,11 @@ from hessian_ref.block_tridiagonal import (
     INERTIA_DOUBT_FACTOR,
     RCOND_SINGULAR,
     RCOND_WARN,
+    BandedLUFactorization,
     BlockLUFactorization,
     BlockTridiagonal,
     SingularBlockError,
+    SingularMatrixError,
 )
 
 SEED = 20260115
@@ -959,3 +961,573 @@ def test_inertia_rejects_a_nonsymmetric_matrix(case):
         fac.inertia()
     # the determinant does not need symmetry
     assert fac.slogdet()[0] in (-1.0, 1.0)
+
+
+# ------------------------------------------------------- banded storage
+
+
+def dense_bandwidths(dense):
+    """(kl, ku) of the nonzero entries of a dense matrix, each at least 0."""
+    rows, columns = np.nonzero(dense)
+    d = rows - columns
+    return max(0, int(d.max(initial=0))), max(0, int(-d.min(initial=0)))
+
+
+def dense_from_band(ab, kl, ku, N):
+    """Rebuild the dense matrix from band storage, entry by entry."""
+    dense = np.zeros((N, N))
+    for j in range(N):
+        for i in range(max(0, j - ku), min(N, j + kl + 1)):
+            dense[i, j] = ab[kl + ku + i - j, j]
+    return dense
+
+
+def sparse_blocks(rng, sizes, density=0.3):
+    """Dominant random blocks with most off-diagonal entries set to zero,
+    so that the nonzero pattern is narrower than the block sizes allow."""
+    diagonal, lower, upper = random_blocks(rng, sizes)
+
+    def thin(block):
+        return block * (rng.random(block.shape) < density)
+
+    lower = [thin(e) for e in lower]
+    upper = [thin(f) for f in upper]
+    # Keep the dominant diagonal, so the matrix stays well conditioned.
+    diagonal = [np.diag(np.diag(d)) + thin(d - np.diag(np.diag(d))) for d in diagonal]
+    return diagonal, lower, upper
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_bandwidths_from_sizes(sizes):
+    A = BlockTridiagonal(*random_blocks(make_rng(30, *sizes), sizes))
+
+    kl, ku = A.bandwidths()
+
+    # The stated formula, and (random blocks have no zero entries) the
+    # bandwidths of the dense nonzero pattern, which tight=True must find.
+    pairs = [sizes[k] + sizes[k + 1] - 1 for k in range(len(sizes) - 1)]
+    expected = max(pairs) if pairs else sizes[0] - 1
+    assert (kl, ku) == (expected, expected)
+    assert dense_bandwidths(A.to_dense()) == (kl, ku)
+    assert A.bandwidths(tight=True) == (kl, ku)
+    assert all(isinstance(w, int) for w in (kl, ku))
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("sizes", [(3, 1, 2), (4, 4, 4, 4, 4), (1, 5, 1, 5, 1, 5)])
+def test_tight_bandwidths_follow_the_nonzero_pattern(sizes, seed):
+    A = BlockTridiagonal(*sparse_blocks(make_rng(31, *sizes, seed), sizes))
+
+    tight = A.bandwidths(tight=True)
+
+    assert tight == dense_bandwidths(A.to_dense())
+    assert tight[0] <= A.bandwidths()[0] and tight[1] <= A.bandwidths()[1]
+
+
+def test_tight_bandwidths_of_a_diagonal_matrix_are_zero():
+    A = BlockTridiagonal([np.diag([1.0, 2.0]), [[3.0]]], [np.zeros((1, 2))],
+                         [np.zeros((2, 1))])
+
+    assert A.bandwidths() == (2, 2)
+    assert A.bandwidths(tight=True) == (0, 0)
+    # dgbtrf with kl = ku = 0: a diagonal solve, exact for these numbers.
+    fac = A.factor_banded(tight=True)
+    assert (fac.kl, fac.ku) == (0, 0)
+    np.testing.assert_array_equal(fac.solve([2.0, 4.0, 6.0]), [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("tight", [False, True])
+@pytest.mark.parametrize("sizes", SIZES)
+def test_to_banded_round_trip(sizes, tight):
+    rng = make_rng(32, *sizes, tight)
+    A = BlockTridiagonal(*sparse_blocks(rng, sizes, density=0.5))
+    N = A.shape[0]
+    kl, ku = A.bandwidths(tight=tight)
+
+    ab = A.to_banded(kl, ku)
+
+    assert ab.shape == (2 * kl + ku + 1, N)
+    assert ab.dtype == np.float64 and ab.flags.f_contiguous
+    # Pure copying: the rebuilt matrix equals to_dense exactly.
+    np.testing.assert_array_equal(dense_from_band(ab, kl, ku, N), A.to_dense())
+    # The kl fill-in rows are zero, and so are the slots outside the matrix.
+    assert not ab[:kl].any()
+    for j in range(N):
+        inside = [kl + ku + i - j for i in range(max(0, j - ku), min(N, j + kl + 1))]
+        outside = np.setdiff1d(np.arange(kl, 2 * kl + ku + 1), inside)
+        assert not ab[outside, j].any()
+
+
+@pytest.mark.parametrize("sizes", [(1,), (2, 3, 1), (1, 5, 1, 5, 1, 5)])
+def test_to_banded_is_the_layout_of_scipy_solve_banded(sizes):
+    rng = make_rng(33, *sizes)
+    A = BlockTridiagonal(*random_blocks(rng, sizes))
+    dense = A.to_dense()
+    N = A.shape[0]
+    b = rng.standard_normal(N)
+
+    ab = A.to_banded()
+    kl, ku = A.bandwidths()
+    x = scipy.linalg.solve_banded((kl, ku), ab[kl:], b)
+
+    # ab[kl:] read as SciPy's (l, u) storage must give A's solution: two
+    # backward-stable solves, within twice backward error times cond.
+    tol = 2 * BACKWARD_C * N * EPS * np.linalg.cond(dense, np.inf)
+    x_dense = np.linalg.solve(dense, b)
+    assert max_abs(x - x_dense) <= tol * max_abs(x_dense)
+
+
+def test_to_banded_defaults_and_wider_bands():
+    A = BlockTridiagonal(*random_blocks(make_rng(34), (2, 3, 1)))
+    N = A.shape[0]
+    kl, ku = A.bandwidths()
+
+    np.testing.assert_array_equal(A.to_banded(), A.to_banded(kl, ku))
+    # A band wider than needed (even wider than N - 1) holds the same matrix.
+    for wide_kl, wide_ku in [(kl + 2, ku), (kl, N + 1), (N, N)]:
+        ab = A.to_banded(wide_kl, wide_ku)
+        rebuilt = dense_from_band(ab, wide_kl, wide_ku, N)
+        np.testing.assert_array_equal(rebuilt, A.to_dense())
+
+
+def test_to_banded_leaves_out_only_zeros():
+    # Coupled only through A[1, 2]: tight bandwidths (0, 1).
+    A = BlockTridiagonal([np.eye(2), np.eye(3)], [np.zeros((3, 2))],
+                         [[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]])
+
+    ab = A.to_banded(0, 1)
+
+    np.testing.assert_array_equal(dense_from_band(ab, 0, 1, 5), A.to_dense())
+    with pytest.raises(ValueError, match=r"^ku: expected an integer >= 1, .*got 0"):
+        A.to_banded(0, 0)
+    # Full 2 x 2 blocks: every entry is nonzero, kl = 2 + 2 - 1 = 3 needed.
+    with pytest.raises(ValueError, match=r"^kl: expected an integer >= 3, .*got 1"):
+        BlockTridiagonal(*random_blocks(make_rng(35), (2, 2))).to_banded(1, 3)
+
+
+BAD_BANDWIDTH_CASES = {
+    # name: (keyword arguments, exception, message pattern)
+    "negative kl": ({"kl": -1}, ValueError, r"^kl: .*non-negative integer, got -1$"),
+    "negative ku": ({"ku": -2}, ValueError, r"^ku: .*non-negative integer, got -2$"),
+    "fractional kl": ({"kl": 1.5}, TypeError, r"^kl: .*non-negative integer, got 1.5"),
+    "boolean ku": ({"ku": True}, TypeError, r"^ku: .*non-negative integer, got True"),
+    "string kl": ({"kl": "2"}, TypeError, r"^kl: .*non-negative integer, got '2'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BANDWIDTH_CASES))
+def test_to_banded_rejects_bad_bandwidths(case):
+    kwargs, error, message = BAD_BANDWIDTH_CASES[case]
+    A = BlockTridiagonal(*good_blocks())
+
+    with pytest.raises(error, match=message):
+        A.to_banded(**kwargs)
+
+
+# --------------------------------------------------------- banded solve
+
+
+@pytest.mark.parametrize("columns", RHS_COLUMNS)
+@pytest.mark.parametrize("sizes", SIZES)
+def test_banded_solve_three_ways(sizes, columns):
+    rng = make_rng(36, *sizes, columns)
+    A = BlockTridiagonal(*random_blocks(rng, sizes))
+    dense = A.to_dense()
+    N = A.shape[0]
+    cond = np.linalg.cond(dense, np.inf)
+    b = random_rhs(rng, N, columns)
+    b_before = b.copy()
+
+    fac = A.factor_banded()
+    x = fac.solve(b)
+
+    assert x.shape == b.shape and x.dtype == np.float64
+    np.testing.assert_array_equal(b, b_before)
+    # The keyword reaches the same LAPACK calls on the same data: identical.
+    np.testing.assert_array_equal(A.solve(b, method="banded"), x)
+
+    # 1. Scaled residual. Partial pivoting keeps every multiplier at most 1
+    #    and, on these well-conditioned matrices, the growth of U small, so
+    #    the backward error is a modest multiple of N eps, as for block
+    #    elimination: the same BACKWARD_C.
+    assert scaled_residual(dense, x, b) <= BACKWARD_C * N * EPS
+
+    # 2. Against numpy.linalg.solve and against the block solve: each of the
+    #    two answers is within backward error times cond of the exact one.
+    forward_tol = 2 * BACKWARD_C * N * EPS * cond
+    for other in (np.linalg.solve(dense, b), A.solve(b, method="block")):
+        assert max_abs(x - other) <= forward_tol * max_abs(other)
+
+    # 3. A known answer, b = A x_true; rounding b adds a term of that order.
+    x_true = random_rhs(rng, N, columns)
+    assert max_abs(fac.solve(dense @ x_true) - x_true) <= forward_tol * max_abs(x_true)
+
+
+@pytest.mark.parametrize("sizes", [(3, 1, 2), (1, 5, 1, 5, 1, 5)])
+def test_tight_banded_solve_matches_full_band(sizes):
+    rng = make_rng(37, *sizes)
+    A = BlockTridiagonal(*sparse_blocks(rng, sizes))
+    b = rng.standard_normal((A.shape[0], 2))
+
+    full = A.factor_banded()
+    tight = A.factor_banded(tight=True)
+
+    assert (tight.kl, tight.ku) == A.bandwidths(tight=True)
+    assert tight.lu.shape[0] <= full.lu.shape[0]
+    # The same pivoted elimination (rows beyond the tight kl hold zeros in
+    # every column they could pivot), perhaps summed in another order:
+    # within twice backward error times cond.
+    N = A.shape[0]
+    tol = 2 * BACKWARD_C * N * EPS * np.linalg.cond(A.to_dense(), np.inf)
+    x = full.solve(b)
+    assert max_abs(tight.solve(b) - x) <= tol * max_abs(x)
+
+
+def test_banded_solve_with_zero_columns():
+    fac = BlockTridiagonal(*random_blocks(make_rng(38), (2, 1))).factor_banded()
+
+    assert fac.solve(np.zeros((3, 0))).shape == (3, 0)
+
+
+def test_banded_factorization_attributes():
+    A = BlockTridiagonal(*good_blocks())
+    N = A.shape[0]
+
+    fac = A.factor_banded()
+
+    assert isinstance(fac, BandedLUFactorization)
+    assert (fac.kl, fac.ku) == A.bandwidths() == (4, 4)
+    assert fac.shape == A.shape == (N, N)
+    assert fac.lu.shape == (2 * fac.kl + fac.ku + 1, N)
+    assert fac.piv.shape == (N,)
+    assert fac.matrix is A
+    assert (fac.sizes, fac.offsets, fac.n_blocks) == (A.sizes, A.offsets, 3)
+    assert "kl=4" in repr(fac)
+    for a in (fac.lu, fac.piv):
+        with pytest.raises(ValueError, match="read-only"):
+            a[0, ...] = 0
+    with pytest.raises(AttributeError):
+        fac.kl = 0
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_banded_rcond(sizes):
+    A = BlockTridiagonal(*signed_blocks(make_rng(39, *sizes), sizes))
+    dense = A.to_dense()
+
+    rcond = A.factor_banded().rcond
+
+    # dgbcon under-estimates ||A^{-1}||_1 (rcond >= exact, up to rounding);
+    # on these small matrices within a factor 10 of it.
+    exact = 1.0 / (np.linalg.norm(dense, 1) * np.linalg.norm(np.linalg.inv(dense), 1))
+    assert exact * (1 - 1e-8) <= rcond <= 10 * exact
+
+
+# ------------------------------------- banded LU where block LU breaks down
+
+
+def permuted_triangular(rng, sizes, swaps):
+    """A row permutation of an upper bidiagonal integer matrix U (diagonal
+    +-4, superdiagonal in -2..2), cut into blocks; swaps are row pairs.
+
+    Partial pivoting finds a single nonzero in each remaining column, so
+    dgbtrf recovers U with zero multipliers, and a solve with an integer
+    right-hand side b = A x_true (x_true integer) is exact: every step is
+    an integer sum or a division by 4 that returns an integer.
+    """
+    N = sum(sizes)
+    U = np.diag(rng.choice([-4.0, 4.0], N)) + np.diag(
+        rng.integers(-2, 3, N - 1).astype(float), 1
+    )
+    order = np.arange(N)
+    for i, j in swaps:
+        order[[i, j]] = order[[j, i]]
+    return U[order]
+
+
+EXACT_BANDED_CASES = {
+    # name: (dense matrix, sizes); D_0 is singular in each.
+    "[[0, 1], [1, 0]] as two 1 x 1 blocks": (
+        np.array([[0.0, 1.0], [1.0, 0.0]]),
+        (1, 1),
+    ),
+    # Row 0 of U moves into block 1, so column 0 of D_0 is zero.
+    "four blocks, D_0 with a zero column": (
+        permuted_triangular(make_rng(40), (3, 2, 3, 2), [(0, 3), (7, 8)]),
+        (3, 2, 3, 2),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EXACT_BANDED_CASES))
+def test_banded_solves_exactly_where_the_first_pivot_block_is_singular(case):
+    dense, sizes = EXACT_BANDED_CASES[case]
+    A = BlockTridiagonal.from_dense(dense, sizes)
+    N = A.shape[0]
+    x_true = make_rng(41).integers(-5, 6, (N, 2)).astype(float)
+    b = dense @ x_true  # small integers: exact
+
+    assert np.linalg.matrix_rank(A.diagonal[0]) < sizes[0]
+    with pytest.raises(SingularBlockError) as err:
+        A.factor()
+    assert err.value.block == 0
+
+    fac = A.factor_banded()
+
+    # Integer arithmetic and divisions by powers of two only: exact.
+    np.testing.assert_array_equal(fac.solve(b), x_true)
+    np.testing.assert_array_equal(fac.solve(b[:, 0]), x_true[:, 0])
+    np.testing.assert_array_equal(A.solve(b, method="banded"), x_true)
+    # The determinant is read off the same exact U.
+    expected = np.linalg.slogdet(dense)
+    sign, logabsdet = fac.slogdet()
+    assert sign == expected.sign
+    assert logabsdet == pytest.approx(expected.logabsdet, abs=4 * N * EPS)
+
+
+@pytest.mark.parametrize("case", list(SINGULAR_PIVOT_CASES))
+def test_banded_solves_the_singular_pivot_block_cases(case):
+    dense, sizes, _, _ = SINGULAR_PIVOT_CASES[case]
+    dense = np.array(dense)
+    A = BlockTridiagonal.from_dense(dense, sizes)
+    N = A.shape[0]
+    b = np.arange(1.0, N + 1)
+
+    x = A.solve(b, method="banded")
+
+    # Scaled residual, the backward error of a pivoted LU (BACKWARD_C N eps).
+    assert scaled_residual(dense, x, b) <= BACKWARD_C * N * EPS
+    tol = 2 * BACKWARD_C * N * EPS * np.linalg.cond(dense, np.inf)
+    x_dense = np.linalg.solve(dense, b)
+    assert max_abs(x - x_dense) <= tol * max_abs(x_dense)
+
+
+def test_banded_solves_the_overflowing_schur_complement():
+    # Regression for the case block elimination refuses (U_1 overflows):
+    # the banded LU swaps the two rows, as a dense pivoted LU does.
+    A = BlockTridiagonal([[[1e-200]], [[1.0]]], [[[1e100]]], [[[1e100]]])
+    dense = A.to_dense()
+    b = np.array([1e100, 1.0])
+
+    x = A.solve(b, method="banded")
+
+    # cond(A) < 10, so the forward error is a few eps.
+    x_dense = np.linalg.solve(dense, b)
+    assert max_abs(x - x_dense) <= 10 * 2 * EPS * max_abs(x_dense)
+
+
+# ------------------------------------------------------- banded slogdet
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_banded_slogdet_matches_numpy(sizes):
+    A = BlockTridiagonal(*signed_blocks(make_rng(15, *sizes), sizes))
+    dense = A.to_dense()
+
+    sign, logabsdet = A.factor_banded().slogdet()
+
+    expected = np.linalg.slogdet(dense)
+    assert isinstance(sign, float) and isinstance(logabsdet, float)
+    assert sign == expected.sign
+    # Backward error on both routes, bounded as in logdet_tolerance.
+    assert abs(logabsdet - expected.logabsdet) <= logdet_tolerance(dense)
+    # And against block elimination, the same bound.
+    block_sign, block_log = A.factor().slogdet()
+    assert sign == block_sign
+    assert abs(logabsdet - block_log) <= logdet_tolerance(dense)
+
+
+@pytest.mark.parametrize("case", list(SLOGDET_BY_HAND))
+def test_banded_slogdet_by_hand(case):
+    diagonal, lower, upper, sign, absdet = SLOGDET_BY_HAND[case]
+
+    got = BlockTridiagonal(diagonal, lower, upper).factor_banded().slogdet()
+
+    # Small integers, no rounding in the LU: exact up to the last log.
+    assert got[0] == sign
+    assert got[1] == pytest.approx(np.log(absdet), abs=4 * EPS)
+
+
+def test_banded_slogdet_does_not_overflow():
+    sizes = (3, 3, 3, 3, 3, 3)
+    blocks = signed_blocks(make_rng(16), sizes)
+    big = BlockTridiagonal(*([1e60 * b for b in part] for part in blocks))
+
+    sign, logabsdet = big.factor_banded().slogdet()
+
+    # det(c A) = c^N det A; as in test_slogdet_does_not_overflow, scaling
+    # moves log|det| by about N cond(A) 1e-16, far inside rel=1e-13.
+    base_sign, base_log = np.linalg.slogdet(BlockTridiagonal(*blocks).to_dense())
+    assert sign == base_sign
+    assert logabsdet == pytest.approx(base_log + 18 * np.log(1e60), rel=1e-13)
+
+
+# ------------------------------------------------------- banded failures
+
+
+SINGULAR_MATRIX_CASES = {
+    # name: (dense matrix, sizes, row of the zero U(i, i), its block)
+    # GEPP takes row 1 as pivot: U(1, 1) = 2 - (1 / 2) * 4 = 0 exactly.
+    "[[1, 2], [2, 4]] as two 1 x 1 blocks": ([[1.0, 2.0], [2.0, 4.0]], (1, 1), 1, 1),
+    # Column 3 is zero, so it stays zero through steps 0-2: U(3, 3) = 0.
+    "zero column in block 1": (
+        [
+            [4.0, 1.0, 2.0, 0.0, 0.0],
+            [1.0, 4.0, 1.0, 0.0, 0.0],
+            [2.0, 1.0, 4.0, 0.0, 1.0],
+            [1.0, 2.0, 1.0, 0.0, 1.0],
+            [0.0, 0.0, 1.0, 0.0, 4.0],
+        ],
+        (2, 2, 1),
+        3,
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SINGULAR_MATRIX_CASES))
+def test_banded_singular_matrix_raises(case):
+    dense, sizes, row, block = SINGULAR_MATRIX_CASES[case]
+    A = BlockTridiagonal.from_dense(np.array(dense), sizes)
+
+    with pytest.raises(SingularMatrixError, match=r"exactly singular") as err:
+        A.factor_banded()
+
+    assert err.value.row == row and err.value.block == block
+    assert err.value.rcond is None
+    assert f"row {row} (0-based), in block {block}" in str(err.value)
+    assert isinstance(err.value, np.linalg.LinAlgError)
+    assert not isinstance(err.value, SingularBlockError)
+    with pytest.raises(SingularMatrixError):
+        A.solve(np.ones(len(dense)), method="banded")
+
+
+def test_banded_numerically_singular_matrix_raises_with_rcond():
+    # [[1, 1], [1, 1 + 2 eps]]: no interchange, U(1, 1) = 2 eps exactly, and
+    # rcond = 2 eps / (2 + 2 eps)^2, about eps / 2 < RCOND_SINGULAR.
+    A = BlockTridiagonal([[[1.0]], [[1.0 + 2 * EPS]]], [[[1.0]]], [[[1.0]]])
+
+    with pytest.raises(SingularMatrixError, match=r"numerically singular") as err:
+        A.factor_banded()
+
+    assert err.value.row == 1 and err.value.block == 1
+    assert err.value.rcond < RCOND_SINGULAR
+    assert "rcond" in str(err.value)
+    # singular_rcond = 0 accepts it, as for factor().
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)
+        assert A.factor_banded(singular_rcond=0.0).rcond < RCOND_SINGULAR
+
+
+@pytest.mark.parametrize("via", ["factor_banded", "solve"])
+def test_banded_ill_conditioned_matrix_warns(via):
+    # [[1, 1], [1, 1 + 1e-10]] has rcond about 1e-10 / 4, between eps and
+    # sqrt(eps); as two 1 x 1 blocks block elimination sees no bad block.
+    A = BlockTridiagonal([[[1.0]], [[1.0 + 1e-10]]], [[[1.0]]], [[[1.0]]])
+    run = A.factor_banded if via == "factor_banded" else (
+        lambda: A.solve(np.ones(2), method="banded")
+    )
+
+    with pytest.warns(LinAlgWarning, match=r"ill-conditioned.*rcond") as rec:
+        run()
+
+    assert len(rec) == 1
+    # stacklevel points at the caller, this file.
+    assert rec[0].filename == __file__
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, np.nan])
+def test_factor_banded_rejects_bad_singular_rcond(value):
+    A = BlockTridiagonal(*good_blocks())
+
+    with pytest.raises(ValueError, match=r"^singular_rcond: expected a number in"):
+        A.factor_banded(singular_rcond=value)
+
+
+@pytest.mark.parametrize("method", ["dense", "Banded", "", None, 1])
+def test_solve_rejects_unknown_method(method):
+    A = BlockTridiagonal(*good_blocks())
+
+    message = rf"^method: expected one of 'block', 'banded', got {method!r}$"
+    with pytest.raises(ValueError, match=message):
+        A.solve(np.ones(6), method=method)
+
+
+@pytest.mark.parametrize("case", list(BAD_OPERAND_CASES))
+def test_banded_solve_rejects_bad_operands(case):
+    value, error, message = BAD_OPERAND_CASES[case]
+    A = BlockTridiagonal(*good_blocks())
+
+    with pytest.raises(error, match=rf"^b: .*{message}"):
+        A.solve(value, method="banded")
+    with pytest.raises(error, match=rf"^b: .*{message}"):
+        A.factor_banded().solve(value)
+    with pytest.raises(ValueError, match=r"^b: expected finite"):
+        A.factor_banded().solve(with_nan(np.ones(6), 2))
+
+
+def test_banded_path_never_modifies_inputs():
+    blocks = good_blocks()
+    before = [[b.copy() for b in blocks_list] for blocks_list in blocks]
+    A = BlockTridiagonal(*blocks)
+    dense = A.to_dense()
+    b = np.ones((6, 2))
+
+    ab = A.to_banded()
+    A.factor_banded(tight=True).solve(b)
+    A.solve(b[:, 0], method="banded")
+
+    np.testing.assert_array_equal(b, np.ones((6, 2)))
+    for got_list, want_list in zip(blocks, before):
+        for got, want in zip(got_list, want_list):
+            np.testing.assert_array_equal(got, want)
+    # to_banded returns a fresh array: writing to it leaves the matrix alone.
+    ab[...] = 7.0
+    np.testing.assert_array_equal(A.to_dense(), dense)
+    np.testing.assert_array_equal(A.diagonal[0], blocks[0][0])
+
+
+# ---------------------------------------------------------- banded cost
+
+
+def test_banded_memory_is_linear_in_the_number_of_blocks():
+    import tracemalloc
+
+    # 2000 blocks of size 30: N = 60000, a dense matrix would need
+    # N^2 * 8 bytes = 28.8 GB; the band (kl = ku = 59) needs 85 MB.
+    n, m = 2000, 30
+    rng = make_rng(42)
+    # Entries in [-1, 1] and 3 m + 1 on the diagonal: each row strictly
+    # diagonally dominant, so the matrix is well conditioned.
+    diagonal = [rng.uniform(-1, 1, (m, m)) + (3 * m + 1) * np.eye(m) for _ in range(n)]
+    lower = [rng.uniform(-1, 1, (m, m)) for _ in range(n - 1)]
+    upper = [rng.uniform(-1, 1, (m, m)) for _ in range(n - 1)]
+    A = BlockTridiagonal(diagonal, lower, upper)
+    del diagonal, lower, upper
+    N = A.shape[0]
+    kl, ku = A.bandwidths()
+    band_bytes = (2 * kl + ku + 1) * N * 8
+    b = rng.standard_normal(N)
+
+    tracemalloc.start()
+    try:
+        x = A.solve(b, method="banded")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # The band itself plus temporaries smaller than it (the finiteness mask
+    # is an eighth of it); the dense matrix would be 300 times the band.
+    assert peak <= 2 * band_bytes
+    assert 100 * 2 * band_bytes <= N**2 * 8
+    # Each row: a diagonal entry in [3 m, 3 m + 2] and 3 m - 1 others of size
+    # at most 1, so ||A||_inf <= 6 m + 1, and the dominance margin is at
+    # least 1, so ||A^{-1}||_inf <= 1 (Varah) and cond_inf(A) <= 6 m + 1.
+    norm_a = 6 * m + 1
+    # Scaled residual through matvec, without a dense matrix.
+    r = A @ x - b
+    assert max_abs(r) <= BACKWARD_C * N * EPS * (norm_a * max_abs(x) + max_abs(b))
+    # The block solve, within twice backward error times that cond bound.
+    x_block = A.solve(b)
+    tol = 2 * BACKWARD_C * N * EPS * norm_a
+    assert max_abs(x - x_block) <= tol * max_abs(x_block)

@@ -7,7 +7,11 @@ from .augmented import (
     damped_hessian_slogdet,
     hessian_inverse_product,
 )
-from .block_tridiagonal import BlockTridiagonal, SingularBlockError
+from .block_tridiagonal import (
+    BlockTridiagonal,
+    SingularBlockError,
+    SingularMatrixError,
+)
 from .hvp import hessian_vector_product
 from .network import MLP
 from .operators import damped_hessian_operator, hessian_operator, inverse_operator
@@ -16,6 +20,7 @@ __all__ = [
     "MLP",
     "BlockTridiagonal",
     "SingularBlockError",
+    "SingularMatrixError",
     "damped_hessian_inertia",
     "damped_hessian_operator",
     "damped_hessian_slogdet",

@@ -23,13 +23,11 @@ Nothing here prints.
 import itertools
 import warnings
 from dataclasses import dataclass, field
-from unittest import mock
 
 import numpy as np
 import scipy.linalg
 from scipy.linalg import LinAlgWarning
 
-from . import hvp as hvp_module
 from .augmented import (
     augmented_system,
     damped_hessian_inertia,
@@ -53,7 +51,13 @@ from .dense import (
 )
 from .figures import loglog_slope
 from .hvp import hvp_from_blocks, split_by_layer, tangent_sweep
-from .measure import depth_sweep, eps_sweep, tall_skinny_problem, width_sweep
+from .measure import (
+    batch_sweep,
+    depth_sweep,
+    eps_sweep,
+    tall_skinny_problem,
+    width_sweep,
+)
 from .network import MLP
 from .reproduce import Check, cell, train_on_iris
 
@@ -152,11 +156,18 @@ def build_context(quick=False, eps=1e-2, progress=None, trained=None):
     depths = [4, 8, 16, 32] if quick else [8, 16, 32, 64, 128, 256, 512, 1024]
     widths = [4, 8, 16] if quick else [8, 16, 24, 32, 48]
     say("depth sweep")
+    # eps = 1 in the depth sweep: MINRES then converges within 2P iterations
+    # at every depth (at eps = 1e-2 it does not), so all routes solve
     ctx.sweeps["depth"] = depth_sweep(
-        depths, width=4, batch=2, eps=eps, repeats=1 if quick else 3,
+        depths, width=4, batch=2, eps=1.0, repeats=1 if quick else 3,
         dense_max_params=700 if quick else 5200,
         krylov_max_params=700 if quick else 1300,
         progress=lambda s: say(f"depth sweep: {s}"))
+    say("batch sweep")
+    batches = [2, 8, 32] if quick else [2, 8, 16, 32, 64, 128]
+    ctx.sweeps["batch"] = batch_sweep(
+        batches, depth=4, width=4, eps=eps, repeats=1 if quick else 3,
+        progress=lambda s: say(f"batch sweep: {s}"))
     say("width sweep")
     ctx.sweeps["width"] = width_sweep(
         widths, depth=4, batch=2, eps=eps, repeats=1 if quick else 3,
@@ -251,12 +262,15 @@ def claim_c1(ctx):
         checks.append(Check(f"{s.name}: directional gradient vs central differences",
                             abs(g @ d - fd) / np.linalg.norm(g), 1e-6,
                             "O(h^2) truncation, O(eps/h) rounding at h = 1e-5"))
-        # b_{l-1} = b_l G_l as stored by the linearization
-        blocks = s.lin.layers
-        worst = max(_rel(below.b, above.b @ above.G)
-                    for below, above in itertools.pairwise(blocks))
-        checks.append(Check(f"{s.name}: b_(l-1) = b_l G_l, worst layer", worst, 1e-14,
-                            "the same product, recomputed"))
+    for s in ctx.small_settings:
+        m = chain_matrices(s.lin)
+        e_L = np.zeros(m["M"].shape[0])
+        e_L[-1] = 1.0
+        g_matrix = scipy.linalg.solve_triangular(m["M"], e_L, lower=True, trans="T",
+                                                 unit_diagonal=True) @ m["J"]
+        checks.append(Check(f"{s.name}: e_L^T M^(-1) J (dense) vs the backward pass",
+                            _rel(g_matrix, s.lin.gradient), 1e-12,
+                            "the matrix form of the recursion; rounding only"))
     return ClaimResult(
         "C1", "gradient by a backward recursion",
         "The gradient is the backward row vector b_l = d z_L / d z_l, started at 1 "
@@ -377,48 +391,35 @@ def claim_c5(ctx):
 
 def claim_c6(ctx):
     checks = []
-    calls = {"tangent_sweep": 0, "adjoint_sweep": 0}
-
-    def counting(name):
-        original = getattr(hvp_module, name)
-
-        def wrapper(*args, **kwargs):
-            calls[name] += 1
-            return original(*args, **kwargs)
-        return wrapper
-
+    for s in ctx.small_settings:
+        v = np.random.default_rng(2).standard_normal(s.net.n_params)
+        m = chain_matrices(s.lin)
+        u = scipy.linalg.solve_triangular(m["M"], m["J"] @ v, lower=True,
+                                          unit_diagonal=True)
+        ys = np.concatenate(tangent_sweep(s.lin, split_by_layer(s.lin, v)))
+        checks.append(Check(f"{s.name}: tangent sweep vs u = M^(-1) J v (dense)",
+                            _rel(ys, u), 1e-12, "the same tangent two ways"))
     for s in ctx.settings:
         v = np.random.default_rng(2).standard_normal(s.net.n_params)
-        for name in calls:
-            calls[name] = 0
-        tangent = mock.patch.object(hvp_module, "tangent_sweep",
-                                    counting("tangent_sweep"))
-        adjoint = mock.patch.object(hvp_module, "adjoint_sweep",
-                                    counting("adjoint_sweep"))
-        with tangent, adjoint:
-            Hv = hvp_module.hvp_from_blocks(s.lin, v)
-        sweeps = calls["tangent_sweep"] + calls["adjoint_sweep"]
-        checks.append(_count_check(f"{s.name}: sweeps per Hv minus 2", abs(sweeps - 2),
-                                   "one tangent sweep and one adjoint sweep"))
+        Hv = hvp_from_blocks(s.lin, v)
         fd = finite_difference_hvp(s.net, s.theta, s.X, s.targets, v)
         checks.append(Check(f"{s.name}: Hv vs central difference of the gradient "
                             f"along v", _rel(fd, Hv), 1e-6,
                             "forward over reverse; O(h^2) and O(eps/h) errors"))
     d = ctx.sweeps["depth"]
     ratios = np.asarray(d["seconds"]["hvp"]) / np.asarray(d["seconds"]["gradient"])
-    checks.append(Check("time of Hv / time of a gradient, at the largest depth",
-                        float(ratios[-1]), 10.0,
-                        f"a constant independent of depth (ratios "
-                        f"{', '.join(f'{r:.1f}' for r in ratios)}); ours forms each "
-                        f"layer's blocks explicitly, the gradient does not"))
+    checks.append(_slope_check(
+        "(time of Hv / time of a gradient) against depth", d["depths"], ratios,
+        -0.3, 0.3, f"a constant: ratios {', '.join(f'{r:.1f}' for r in ratios)}"))
     return ClaimResult(
         "C6", "the formula is Pearlmutter's forward-over-reverse product",
         "The tangent u = M^(-1) J v is the forward-mode derivative of the "
         "activations along v, and H v the derivative of the gradient along v, at "
-        "the cost of a constant number of gradients.", tuple(checks),
+        "a cost that is a constant number of gradients.", tuple(checks),
         note="The Pearlmutter appendix writes the shift where its transpose "
              "belongs and drops one shift (erratum E4); the sweeps here follow the "
-             "main formula and match autograd.")
+             "main formula and match it and autograd. The appendix formula as "
+             "printed is not evaluated.")
 
 
 def claim_c7(ctx):
@@ -462,6 +463,26 @@ def claim_c8(ctx):
                             f"ones", float(np.linalg.norm(s.H @ n)
                                            / np.linalg.norm(s.H, 2)), 1e-13,
                             "an exact null vector; rounding only"))
+    # few samples: with a squared-error head (no softmax invariance), layer 1
+    # acts on the loss only through its B h_1 outputs, so H has at least
+    # p_1 - B h_1 null directions
+    nullities = {}
+    for batch in (1, 2, 8):
+        net, theta, X, t = tall_skinny_problem(4, 4, batch, seed=3,
+                                               loss="squared_error")
+        eig = np.linalg.eigvalsh(autograd_hessian(net, theta, X, t))
+        tol = net.n_params * MACHINE_EPS * np.abs(eig).max() * 10
+        nullities[batch] = int(np.sum(np.abs(eig) <= tol))
+        bound = net.p[0] - batch * net.widths[1]
+        if bound > 0:
+            checks.append(Check(
+                f"squared-error net, batch {batch}: eigenvalues with |lambda| <= "
+                f"10 P eps ||H||", float(nullities[batch]), float(bound),
+                f"at least p_1 - B h_1 = {bound}: layer 1 reaches the loss "
+                f"through B h_1 numbers only (P = {net.n_params})", "at least"))
+    checks.append(Check("squared-error net: null directions at batch 1 minus at "
+                        "batch 8", float(nullities[1] - nullities[8]), 1.0,
+                        f"fewer samples, more singular ({nullities})", "at least"))
     return ClaimResult(
         "C8", "H is singular in general",
         "With a softmax head (and with few samples) the Hessian has exact null "
@@ -617,12 +638,23 @@ def claim_c13(ctx):
             mask[:p[l] + a[l], y_prev] = False
             bad += int(np.count_nonzero(E[mask]))
         for l, F in enumerate(Kp.upper):
+            # only the w-rows of layer l, on x_(l+1) and w_(l+1)
             mask = np.ones_like(F, dtype=bool)
-            mask[p[l] + a[l]:, :] = False
+            mask[p[l] + a[l]:, :p[l + 1]] = False
+            mask[p[l] + a[l]:, p[l + 1] + a[l + 1]:] = False
             bad += int(np.count_nonzero(F[mask]))
+        for l, D in enumerate(Kp.diagonal):
+            x, y = slice(0, p[l]), slice(p[l], p[l] + a[l])
+            w = slice(p[l] + a[l], None)
+            # zero blocks of the table: (x, y), (y, w), (w, x)
+            bad += int(np.count_nonzero(D[x, y]) + np.count_nonzero(D[y, w])
+                       + np.count_nonzero(D[w, x]))
+            bad += int(not np.array_equal(D[y, y], np.eye(a[l])))
+            bad += int(not np.array_equal(D[w, w], np.eye(a[l])))
         checks.append(_count_check(
-            f"{s.name}: nonzeros of E_l outside (x, y rows; y_(l-1) columns) and "
-            f"of F_l outside the w rows", bad, "the pattern of derivation.md "
+            f"{s.name}: entries off the pattern: E_l outside (x, y rows; y_(l-1) "
+            f"columns), F_l outside (w rows; x_(l+1), w_(l+1) columns), D_l's "
+            f"zero blocks and identity blocks", bad, "the table of derivation.md "
             "section 5"))
     for s in ctx.small_settings:
         Pi = pivot_matrix(s.lin.p, s.lin.a[1:])
@@ -673,15 +705,19 @@ def claim_c14(ctx):
                             f"cond(H + eps I) = {np.linalg.cond(A):.1e}"))
     s = ctx.iris
     v = np.random.default_rng(5).standard_normal(s.net.n_params)
-    x, info = solve_from_blocks(s.lin, v, ctx.eps, return_info=True)
+    x = solve_from_blocks(s.lin, v, ctx.eps)
     A = s.H + ctx.eps * np.eye(s.net.n_params)
     checks.append(Check(f"{s.name}: (H + eps I)^(-1) v vs dense solve",
                         _rel(x, np.linalg.solve(A, v)), _solve_tolerance(A),
                         f"cond(H + eps I) = {np.linalg.cond(A):.1e}"))
-    checks.append(Check(f"{s.name}: backward error of the block solve of K'",
-                        info.backward_error, 1e3 * MACHINE_EPS * sum(
-                            pl + 2 * al for pl, al in zip(s.lin.p, s.lin.a[1:])),
-                        "1e3 N eps_mach: what a stable solve leaves"))
+    # the backward error of x for H + eps I itself, with the autograd H
+    r = A @ x - v
+    eta = np.linalg.norm(r) / (np.linalg.norm(A, 2) * np.linalg.norm(x)
+                               + np.linalg.norm(v))
+    checks.append(Check(f"{s.name}: backward error ||(H + eps I) x - v|| / "
+                        f"(||H + eps I|| ||x|| + ||v||), dense H", float(eta),
+                        1e3 * s.net.n_params * MACHINE_EPS,
+                        "1e3 P eps_mach: what a stable solve leaves"))
     return ClaimResult(
         "C14", "block LDU, two block-bidiagonal solves, un-pivot",
         "Block elimination factors K' = L U with unit block-lower-bidiagonal L; a "
@@ -699,17 +735,19 @@ def claim_c15(ctx):
     checks = [
         _slope_check("structured solve time against depth (deepest half)",
                      d["depths"], d["seconds"]["structured"],
-                     0.0 if quick else 0.8, 1.25,
-                     "linear in depth" + (" (quick: only bounded above)"
+                     0.4 if quick else 0.8, 1.25,
+                     "linear in depth" + (" (quick: shallow nets, where fixed "
+                                          "costs flatten the curve)"
                                           if quick else ""), last=half),
         _slope_check("structured peak memory against depth (deepest half)",
                      d["depths"], d["peak_bytes"]["structured"], 0.7, 1.25,
                      "linear in depth", last=half),
-        _slope_check("structured solve time against block size p_l + 2 a_l",
-                     w["block_sizes"], w["seconds"]["structured"],
-                     1.0 if quick else 1.8, 3.5,
-                     "3 in flops; lower in time at these sizes, where LAPACK's "
-                     "flop rate still rises with the block size"),
+        _slope_check("structured solve time against block size p_l + 2 a_l "
+                     "(largest three)", w["block_sizes"], w["seconds"]["structured"],
+                     1.0 if quick else 2.2, 3.5,
+                     "cubic (above quadratic at least); smaller blocks run LAPACK "
+                     "below its full flop rate, so only the largest are fitted",
+                     last=3),
         _slope_check("structured solve time against the bare LAPACK work on "
                      "blocks of the same sizes", w["seconds"]["lapack_floor"],
                      w["seconds"]["structured"], 0.0 if quick else 0.7, 1.3,
@@ -726,8 +764,20 @@ def claim_c15(ctx):
                                "cubic once the P x P solve dominates"))
     checks.append(_slope_check("dense route peak memory against P", P[keep],
                                mem[keep], 1.5, 2.3, "H is P x P"))
+    ran = [c for c, it in zip(d["cg_converged"], d["cg_iterations"])
+           if np.isfinite(it)]
+    checks.append(_count_check("Krylov (MINRES) runs of the depth sweep that did "
+                               "not converge", len(ran) - sum(ran),
+                               f"every timed Krylov run solved, to a relative "
+                               f"residual of 1e-8 (eps = {d['eps']:g})"))
+    b = ctx.sweeps["batch"]
+    checks.append(_slope_check(
+        "structured solve time against batch size (largest three)", b["batches"],
+        b["seconds"]["structured"], 0.5 if quick else 2.0, 3.5,
+        f"a_l = B h_l: blocks of sizes {b['block_sizes']} grow with the batch, "
+        f"and the cost with their cube (erratum E7)", last=3))
     return ClaimResult(
-        "C15", "linear in depth, cubic in width; dense is cubic in P",
+        "C15", "linear in depth, cubic in the block size; dense is cubic in P",
         "The structured solve costs O(L max(a, p)^3) time and O(L max(a, p)^2) "
         "memory, against O((L p)^3) and O((L p)^2) for the dense route.",
         tuple(checks), figure="time_vs_depth",
@@ -737,33 +787,32 @@ def claim_c15(ctx):
 
 def claim_c16(ctx):
     w = ctx.sweeps["width"]
+    max_a_p = np.asarray(w["max_a_p"], dtype=float)
     flop_ratio = (np.asarray(w["flops"]["structured"])
                   / np.asarray(w["flops"]["hvp"]))
-    per_size = flop_ratio / np.asarray(w["max_a_p"], dtype=float)
-    time_ratio = (np.asarray(w["seconds"]["structured"])
-                  / np.asarray(w["seconds"]["hvp"]))
-    listed = ", ".join(f"{f:.0f}" for f in flop_ratio)
+    time_ratio = (np.asarray(w["seconds"]["solve_on_blocks"])
+                  / np.asarray(w["seconds"]["hvp_on_blocks"]))
     checks = [
-        Check("flops(inverse) / flops(Hv) / max(a, p), largest over widths",
-              float(per_size.max()), 20.0,
-              f"flop ratios {listed} for max(a, p) = {w['max_a_p']}: of order "
-              f"max(a, p)"),
-        Check("flops(inverse) / flops(Hv) / max(a, p), smallest over widths",
-              float(per_size.min()), 0.5, "of order max(a, p)", "at least"),
-        Check("time(inverse) / time(Hv), smallest over widths",
-              float(time_ratio.min()), 1.0,
-              f"time ratios {', '.join(f'{r:.0f}' for r in time_ratio)}: the "
-              f"inverse always costs more", "at least"),
+        _slope_check("operation count of the inverse / of one Hv, against "
+                     "max(a, p)", max_a_p, flop_ratio, 0.8, 1.2,
+                     "counted from the block sizes the code factors and "
+                     "multiplies: the sense in which the claim holds"),
+        _slope_check("measured time of the inverse / of one Hv (both on built "
+                     "blocks), against max(a, p)", max_a_p, time_ratio,
+                     0.0 if ctx.quick else 0.2, 1.2,
+                     f"time ratios {', '.join(f'{r:.0f}' for r in time_ratio)}: "
+                     f"grows, but more slowly than the operation count"),
     ]
     return ClaimResult(
         "C16", "the inverse costs max(a, p) times an Hv",
         "With Hv computed from explicit per-layer blocks, the inverse costs "
-        "about max(a, p) times the floating-point work of one Hv.",
+        "about max(a, p) times the arithmetic of one Hv.",
         tuple(checks), figure="time_vs_width",
-        note="Holds in flops only when Hv is counted with pre-contracted blocks "
-             "(erratum E6). In time the ratio grows more slowly than max(a, p) at "
-             "these sizes: the elimination runs LAPACK at a high flop rate while "
-             "Hv is a chain of memory-bound matrix-vector products.")
+        note="Holds for the operation count only when Hv is counted with "
+             "pre-contracted blocks (erratum E6). In time the ratio grows more "
+             "slowly than max(a, p) at these sizes: the elimination runs LAPACK "
+             "at a high flop rate while Hv is a chain of memory-bound "
+             "matrix-vector products; that is the sense in which it fails.")
 
 
 def claim_c17(ctx):
@@ -792,13 +841,9 @@ def claim_c17(ctx):
     checks.append(Check(f"{where} eps sweep: worst structured error / max(dense "
                         "error, cond eps_mach)", float(max(ratios)), 1e3,
                         "the structured solve is as accurate as dense up to the "
-                        "growth of unpivoted elimination"))
-    checks.append(Check(f"{where} eps sweep: refused solves",
-                        float(sum(e["refused"])),
-                        float(len(e["eps"])),
-                        "refusals happen only where H + eps I is (nearly) "
-                        "singular or a pivot block breaks down; counted, not "
-                        "judged here"))
+                        f"growth of unpivoted elimination ({sum(e['refused'])} of "
+                        f"{len(e['eps'])} solves refused)"))
+
     return ClaimResult(
         "C17", "eps enters only the parameter block",
         "The damping appears only on the diagonal of the x-x block of K; as eps "
@@ -843,6 +888,21 @@ def claim_c18(ctx):
     checks.append(Check("at eps*: the block solve is refused (1) rather than "
                         "answered", refused, 1.0, "never a silently wrong answer",
                         "at least"))
+    # the remedy the paper suggests: LU with partial pivoting across the band
+    Kp = augmented_system(lin, eps_star)
+    perm = pivot_permutation(lin.p, lin.a[1:])
+    rhs = np.zeros(Kp.shape[0])
+    rhs[:P] = np.ones(P)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)
+        s_banded = Kp.factor_banded().solve(rhs[perm])
+    x_banded = np.empty_like(s_banded)
+    x_banded[perm] = s_banded
+    checks.append(Check("at eps*: pivoted banded LU (gbtrf) of K' vs dense solve",
+                        _rel(x_banded[:P], np.linalg.solve(A, np.ones(P))),
+                        _solve_tolerance(A),
+                        "partial pivoting across blocks needs no nonsingular "
+                        "pivot block"))
     eps_near = eps_star * (1 + 1e-8)
     v = np.random.default_rng(6).standard_normal(P)
     with warnings.catch_warnings(record=True) as caught:
@@ -862,9 +922,11 @@ def claim_c18(ctx):
         "Block LDU needs every pivot block nonsingular; at isolated eps a pivot "
         "block is singular while H + eps I is well conditioned, and near it the "
         "answer loses digits.", tuple(checks),
-        note="Shown in float64 on a 3-layer tanh network. This release refuses or "
-             "warns; the pivoted banded solver the paper suggests is not part of "
-             "it, and float32 is not offered (everything is computed in float64).")
+        note="Shown in float64 on a 3-layer tanh network: block elimination "
+             "refuses or warns, and the pivoted banded LU the paper suggests "
+             "(BlockTridiagonal.factor_banded) solves the same system. float32 is "
+             "not offered (everything is computed in float64), so that part of "
+             "the check is not run.")
 
 
 def claim_c19(ctx):
@@ -886,13 +948,16 @@ def claim_c19(ctx):
     return ClaimResult(
         "C19", "symmetric for twice-differentiable networks",
         "For smooth activations the Hessian is symmetric; a piecewise-linear "
-        "activation contributes no curvature of its own.", tuple(checks))
+        "activation contributes no curvature of its own.", tuple(checks),
+        note="Only the smooth half is measured: activations that are not twice "
+             "differentiable (ReLU) are not supported, so the 'only' of the claim "
+             "is not checked. The identity layers show the sigma'' = 0 part.")
 
 
 def claim_c20(ctx):
     rng = np.random.default_rng(7)
     L = 4
-    p, a = (3, 2, 2, 1), (2, 2, 1, 1)
+    p, a = (2, 3, 4, 2), (2, 3, 1, 1)  # the sizes figures.plot_pivot_examples draws
     sizes = {"x": p, "y": a, "w": a}
     checks = []
     for kind, offsets in (("block diagonal", {0}), ("block bidiagonal", {0, -1})):

@@ -645,9 +645,10 @@ def plot_time_vs_depth(sweep, stem):
     ax.set_xlabel("depth L (layers)")
     ax.set_ylabel("time (s)")
     ax.legend(loc="upper left", fontsize=9)
+    eps = sweep.get("eps", "n/a")
     ax.set_title(f"Time of one solve of (H + eps I) x = v against depth\n"
-                 f"(width {width}, batch {batch}; slope = fitted log-log slope)",
-                 fontsize=11)
+                 f"(width {width}, batch {batch}, eps = {eps}; slope fitted "
+                 f"over all points shown)", fontsize=11)
     return _save(fig, stem)
 
 
@@ -706,7 +707,7 @@ def plot_time_vs_width(sweep, stem):
     ax.set_ylabel("time (s)")
     ax.legend(loc="upper left", fontsize=9)
     ax.set_title(f"Time of one solve against block size, widths h annotated\n"
-                 f"(depth {depth}, batch {batch}; slope = fitted log-log slope)",
+                 f"(depth {depth}, batch {batch}; slope fitted over all points shown)",
                  fontsize=11)
     return _save(fig, stem)
 
@@ -758,7 +759,7 @@ def plot_memory_vs_depth(sweep, stem):
     ax.set_ylabel("peak memory (MiB)")
     ax.legend(loc="upper left", fontsize=9)
     ax.set_title(f"Peak memory of one solve against depth\n"
-                 f"({shape}slope = fitted log-log slope)", fontsize=11)
+                 f"({shape}slope fitted over all points shown)", fontsize=11)
     return _save(fig, stem)
 
 
@@ -839,6 +840,7 @@ def plot_eps_sweep(sweep, stem):
     right.set_ylabel("MINRES iterations (count)")
     right.legend(loc="best", fontsize=9)
     right.set_title("Iterations of MINRES on Hessian-vector products", fontsize=10)
-    fig.suptitle("Damping sweep: accuracy of the structured and dense solves, "
-                 "and the work a Krylov solver needs", fontsize=11)
+    where = f" ({sweep['setting']})" if "setting" in sweep else ""
+    fig.suptitle(f"Damping sweep{where}: accuracy of the structured and dense "
+                 "solves, and the work a Krylov solver needs", fontsize=11)
     return _save(fig, stem)

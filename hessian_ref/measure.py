@@ -22,6 +22,7 @@ import itertools
 import time
 import tracemalloc
 import warnings
+from functools import partial
 
 import numpy as np
 import scipy.linalg.lapack
@@ -36,6 +37,7 @@ from .network import MLP
 from .operators import damped_hessian_operator
 
 __all__ = [
+    "batch_sweep",
     "blas_info",
     "dense_inverse_product",
     "depth_sweep",
@@ -223,8 +225,9 @@ def depth_sweep(depths, width=4, batch=2, eps=1e-2, dense_max_params=3000,
         ``block_sizes`` (largest ``p_l + 2 a_l``), ``seconds`` and
         ``peak_bytes`` (each a dict of lists keyed by route: ``structured``,
         ``dense``, ``cg``; ``seconds`` also ``hvp`` and ``gradient``),
-        ``band_bytes`` (storage of the blocks of ``K'``), ``cg_iterations``
-        and ``blas`` (see :func:`blas_info`).
+        ``band_bytes`` (storage of the blocks of ``K'``), ``cg_iterations``,
+        ``cg_converged`` and ``blas`` (see :func:`blas_info`). The Krylov
+        time is of one run (it is long and steady), the others are medians.
     """
     with threadpool_limits(limits=threads, user_api="blas"):
         return _depth_sweep(depths, width, batch, eps, dense_max_params,
@@ -238,7 +241,7 @@ def _depth_sweep(depths, width, batch, eps, dense_max_params, krylov_max_params,
         "blas": blas_info(),
         "depths": [int(d) for d in depths], "width": width, "batch": batch,
         "eps": eps, "n_params": [], "block_sizes": [], "band_bytes": [],
-        "cg_iterations": [],
+        "cg_iterations": [], "cg_converged": [],
         "seconds": {k: [] for k in ("structured", "dense", "cg", "hvp", "gradient")},
         "peak_bytes": {k: [] for k in ("structured", "dense", "cg")},
     }
@@ -273,15 +276,17 @@ def _depth_sweep(depths, width, batch, eps, dense_max_params, krylov_max_params,
                 if name == "cg":
                     # slow and steady: one timed run, which also counts iterations
                     start = time.perf_counter()
-                    iterations = f()[1]
+                    _, iterations, converged = f()
                     out["seconds"][name].append(time.perf_counter() - start)
                     out["cg_iterations"].append(iterations)
+                    out["cg_converged"].append(bool(converged))
                 else:
                     out["seconds"][name].append(median_seconds(f, repeats))
                 if name in out["peak_bytes"]:
                     out["peak_bytes"][name].append(peak_bytes(f))
             if not run["cg"]:
                 out["cg_iterations"].append(float("nan"))
+                out["cg_converged"].append(False)
     return out
 
 
@@ -311,7 +316,8 @@ def _width_sweep(widths, depth, batch, eps, dense_max_params, repeats, progress)
         "widths": [int(w) for w in widths], "depth": depth, "batch": batch,
         "eps": eps, "n_params": [], "block_sizes": [], "max_a_p": [],
         "flops": {"structured": [], "hvp": []},
-        "seconds": {"structured": [], "dense": [], "hvp": [], "lapack_floor": []},
+        "seconds": {"structured": [], "dense": [], "hvp": [], "lapack_floor": [],
+                    "hvp_on_blocks": [], "solve_on_blocks": []},
     }
     for width in widths:
         if progress is not None:
@@ -332,10 +338,48 @@ def _width_sweep(widths, depth, batch, eps, dense_max_params, repeats, progress)
             warnings.simplefilter("ignore", LinAlgWarning)
             for name in ("structured", "hvp"):
                 out["seconds"][name].append(median_seconds(routes[name], repeats))
+            # the two products alone, on blocks already built
+            lin = net.linearize(theta, X, t)
+            out["seconds"]["hvp_on_blocks"].append(
+                median_seconds(partial(hvp_from_blocks, lin, v), repeats))
+            out["seconds"]["solve_on_blocks"].append(
+                median_seconds(partial(solve_from_blocks, lin, v, eps), repeats))
             dense = (median_seconds(routes["dense"], repeats)
                      if net.n_params <= dense_max_params else float("nan"))
             out["seconds"]["dense"].append(dense)
     return out
+
+
+def batch_sweep(batches, depth=8, width=4, eps=1e-2, repeats=3, progress=None,
+                threads=1):
+    """Time of the structured solve against the batch size.
+
+    The batch is folded into the state, ``a_l = B h_l``, so the blocks of
+    ``K'`` grow with it (the paper's cost analysis leaves this out).
+
+    Returns
+    -------
+    dict
+        ``batches``, ``depth``, ``width``, ``eps``, ``block_sizes`` (largest
+        ``p_l + 2 a_l``), ``seconds`` (``structured``) and ``blas``.
+    """
+    with threadpool_limits(limits=threads, user_api="blas"):
+        out = {"blas": blas_info(), "batches": [int(b) for b in batches],
+               "depth": depth, "width": width, "eps": eps, "block_sizes": [],
+               "seconds": {"structured": []}}
+        for batch in batches:
+            if progress is not None:
+                progress(f"batch {batch}")
+            net, theta, X, t = tall_skinny_problem(depth, width, batch)
+            v = np.random.default_rng(batch).standard_normal(net.n_params)
+            a = net.state_sizes(batch)[1:]
+            out["block_sizes"].append(max(p + 2 * a_l for p, a_l in zip(net.p, a)))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LinAlgWarning)
+                out["seconds"]["structured"].append(median_seconds(
+                    partial(hessian_inverse_product, net, theta, X, t, v, eps),
+                    repeats))
+        return out
 
 
 def eps_sweep(net, theta, X, targets, H, eps_values, seed=0, progress=None):

@@ -79,7 +79,7 @@ def test_markdown_report_lists_every_claim(quick_run):
 def test_sweeps_are_recorded(quick_run):
     _, _, report = quick_run
     sweeps = report["sweeps"]
-    assert set(sweeps) == {"depth", "width", "eps"}
+    assert set(sweeps) == {"depth", "width", "batch", "eps"}
     n = len(sweeps["depth"]["depths"])
     assert all(len(v) == n for v in sweeps["depth"]["seconds"].values())
     assert len(sweeps["eps"]["cond"]) == len(sweeps["eps"]["eps"])

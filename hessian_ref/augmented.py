@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import LinAlgWarning
+from scipy.sparse.linalg import LinearOperator, onenormest
 
 from ._checks import check_eps, check_vectors
 from .block_tridiagonal import (
@@ -44,15 +45,20 @@ from .block_tridiagonal import (
     RCOND_WARN,
     BlockTridiagonal,
     SingularBlockError,
+    SingularMatrixError,
     _doubt_message,
 )
+from .hvp import hvp_from_blocks
 from .network import Linearization, check_network
 
 MACHINE_EPS = float(np.finfo(float).eps)
 
 __all__ = [
+    "AUTO_RCOND",
     "BACKWARD_ERROR_FACTOR",
     "BREAKDOWN_BACKWARD_ERROR",
+    "METHODS",
+    "SingularHessianError",
     "SolveInfo",
     "augmented_system",
     "damped_hessian_inertia",
@@ -169,16 +175,42 @@ class SolveInfo:
     Attributes
     ----------
     rcond : tuple of float
-        Reciprocal condition estimates of the ``L`` pivot blocks ``U_l``
-        (LAPACK ``dgecon``, 1-norm), layer by layer.
+        Reciprocal condition estimates (1-norm): of the ``L`` pivot blocks
+        ``U_l``, layer by layer (``dgecon``), when block elimination ran; of
+        the whole ``K'`` (one number, ``dgbcon``) when the banded LU ran.
     backward_error : float
         Normwise backward error of the solve of the pivoted system,
         ``||K' s' - r'|| / (||K'|| ||s'|| + ||r'||)`` in the infinity norm,
         largest over the right-hand sides; computed blockwise in linear time.
+    method : {"block", "banded"}
+        The solver that produced the answer.
+    reason : str
+        Why ``method="auto"`` fell back to the banded LU (empty otherwise).
+    residual : float
+        The true relative residual ``||(H + eps I) x - v|| / ||v||`` (largest
+        over the right-hand sides), with ``H x`` from the Hessian-vector
+        product, which shares no code with the solve.
     """
 
     rcond: tuple
     backward_error: float
+    method: str = "block"
+    reason: str = ""
+    residual: float = float("nan")
+
+
+#: Solvers of the pivoted system: block elimination, the pivoted banded LU,
+#: or block elimination with the banded LU as its fallback.
+METHODS = ("auto", "block", "banded")
+
+#: ``method="auto"`` falls back to the banded LU when a pivot block's
+#: reciprocal condition estimate is below this, or its solve leaves a backward
+#: error above ``BACKWARD_ERROR_FACTOR * N * eps_mach``.
+AUTO_RCOND = 1e-14
+
+
+class SingularHessianError(np.linalg.LinAlgError):
+    """``H + eps I`` is singular, or numerically so: a larger ``eps`` helps."""
 
 
 #: A structured solve warns when its backward error on ``K'`` exceeds this
@@ -193,16 +225,24 @@ BACKWARD_ERROR_FACTOR = 1e3
 BREAKDOWN_BACKWARD_ERROR = 1e-8
 
 
-def solve_from_blocks(lin, v, eps, return_info=False):
+def solve_from_blocks(lin, v, eps, return_info=False, method="block"):
     """``(H + eps I)^{-1} v`` from the blocks of a linearization.
 
-    Solves ``K' s' = Pi (v, 0, 0)`` by block elimination and reads ``x`` out
-    of ``Pi^T s'``. Shapes, errors and warnings as
-    :func:`hessian_inverse_product`; with `return_info`, returns
-    ``(x, SolveInfo)``.
+    Solves ``K' s' = Pi (v, 0, 0)`` and reads ``x`` out of ``Pi^T s'``; by
+    default with block elimination, the paper's method. Shapes, errors,
+    warnings and `method` as :func:`hessian_inverse_product`; with
+    `return_info`, returns ``(x, SolveInfo)``.
     """
-    x, info = _solve(lin, check_vectors("v", v, sum(lin.p)), check_eps(eps), 3)
+    method = _check_method(method)
+    x, info = _solve(lin, check_vectors("v", v, sum(lin.p)), check_eps(eps), 3,
+                     method)
     return (x, info) if return_info else x
+
+
+def _check_method(method):
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+    return method
 
 
 def _inf_norm(Kp):
@@ -319,54 +359,172 @@ def _probe_elimination(matrix, factorization, stacklevel):
 class _FactoredSystem:
     """``K'`` for one linearization and ``eps``, factored once, solved often.
 
-    Holds the pivoted matrix ``Kp``, its block LU ``factorization``, the
-    pivot permutation ``perm``, the ``rcond`` of the pivot blocks and
-    ``||K'||_inf``. ``solve(v, stacklevel)`` does what ``_solve`` documents
-    for a validated ``v``, with `stacklevel` counted from ``solve`` itself.
+    Holds the pivoted matrix ``Kp``, its ``factorization`` by `method`
+    (``"block"`` elimination or the ``"banded"`` LU), the pivot permutation
+    ``perm``, the ``rcond`` estimates and ``||K'||_inf``.
+    ``solve(v, stacklevel)`` does what ``_solve`` documents for a validated
+    ``v``, with `stacklevel` counted from ``solve`` itself.
     """
 
-    def __init__(self, lin, eps):
+    def __init__(self, lin, eps, method="block", Kp=None):
+        self.lin = lin
+        self.eps = eps
+        self.method = method
         self.n_params = sum(lin.p)
-        self.Kp = augmented_system(lin, eps)
+        self.Kp = augmented_system(lin, eps) if Kp is None else Kp
         self.perm = pivot_permutation(lin.p, lin.a[1:])
-        self.factorization = _factor_naming_layers(self.Kp, len(lin.p))
-        self.rcond = tuple(self.factorization.rcond)
+        if method == "block":
+            self.factorization = _factor_naming_layers(self.Kp, len(lin.p))
+            self.rcond = tuple(self.factorization.rcond)
+        else:
+            self.factorization = _factor_banded(self.Kp, eps)
+            self.rcond = (float(self.factorization.rcond),)
         self.norm = _inf_norm(self.Kp)
 
-    def solve(self, v, stacklevel):
-        """``(H + eps I)^{-1} v`` and a SolveInfo, for a validated ``v``."""
-        P, Kp, perm, rcond = self.n_params, self.Kp, self.perm, self.rcond
-        if v.ndim == 2 and v.shape[1] == 0:
-            return np.zeros_like(v), SolveInfo(rcond, 0.0)
-
+    def solve_unjudged(self, v):
+        """``x``, the backward error on ``K'``; raises only on overflow."""
+        P, Kp, perm = self.n_params, self.Kp, self.perm
         rhs = np.zeros((Kp.shape[0],) + v.shape[1:])
         rhs[:P] = v
         r = rhs[perm]
-        worst = _culprit(rcond)
         with np.errstate(over="ignore", invalid="ignore"):
             s_pivoted = self.factorization.solve(r)
         if not np.all(np.isfinite(s_pivoted)):
-            raise _singular_block_error(
-                worst, 0, rcond[worst],
-                f"the solution overflowed; reciprocal condition estimate "
-                f"{rcond[worst]:.1e}",
-            )
-
-        backward_error = _backward_error(Kp, self.norm, s_pivoted, r)
-        _judge_elimination(backward_error, Kp.shape[0], rcond, stacklevel + 1)
-
+            self._refuse(f"the solution overflowed; reciprocal condition "
+                         f"estimate {min(self.rcond):.1e}")
         s = np.empty_like(rhs)
         s[perm] = s_pivoted  # s = Pi^T s'
-        return s[:P], SolveInfo(rcond, backward_error)
+        return s[:P], _backward_error(Kp, self.norm, s_pivoted, r)
+
+    def _refuse(self, detail):
+        if self.method == "block":
+            worst = _culprit(self.rcond)
+            raise _singular_block_error(worst, 0, self.rcond[worst], detail)
+        raise _singular_hessian_error(self.eps, self.rcond[0], detail)
+
+    def condition_estimate(self):
+        """1-norm condition estimate of ``H + eps I`` (Hager-Higham, as in
+        ``scipy.sparse.linalg.onenormest``): a few solves and Hessian-vector
+        products, linear in depth."""
+        P = self.n_params
+
+        def damped(X):
+            return hvp_from_blocks(self.lin, X) + self.eps * X
+
+        def inverse(X):
+            return self.solve_unjudged(X)[0]
+
+        def operator(apply):
+            return LinearOperator((P, P), matvec=apply, rmatvec=apply,
+                                  matmat=apply, dtype=np.float64)
+
+        return float(onenormest(operator(damped)) * onenormest(operator(inverse)))
+
+    def judge(self, backward_error, stacklevel):
+        """Refuse a broken-down solve, warn about a doubtful one."""
+        N = self.Kp.shape[0]
+        if self.method == "block":
+            _judge_elimination(backward_error, N, self.rcond, stacklevel + 1)
+            return
+        if self.rcond[0] < RCOND_SINGULAR:
+            # K' mixes eps with unit blocks, so its own rcond can be tiny for a
+            # well-conditioned H + eps I; estimate the latter before refusing
+            cond = self.condition_estimate()
+            if not cond * MACHINE_EPS < 1:
+                self._refuse(f"condition estimate of H + eps I {cond:.1e}, beyond "
+                             f"1 / eps_mach")
+        if backward_error > BREAKDOWN_BACKWARD_ERROR:
+            self._refuse(f"the pivoted banded LU left a backward error of "
+                         f"{backward_error:.1e}")
+        elif backward_error > BACKWARD_ERROR_FACTOR * N * MACHINE_EPS:
+            warnings.warn(
+                f"the pivoted banded LU left a backward error of "
+                f"{backward_error:.1e} (above {BACKWARD_ERROR_FACTOR:g} N eps_mach "
+                f"with N = {N}); reciprocal condition estimate of K' "
+                f"{self.rcond[0]:.1e}", LinAlgWarning, stacklevel=stacklevel + 1)
+
+    def info(self, x, v, backward_error, reason=""):
+        """A SolveInfo with the true residual of `x` by the Hessian-vector product."""
+        r = hvp_from_blocks(self.lin, x) + self.eps * x - v
+        norm_v = np.linalg.norm(v, axis=0)
+        residual = np.divide(np.linalg.norm(r, axis=0), norm_v,
+                             out=np.zeros_like(norm_v), where=norm_v > 0)
+        return SolveInfo(self.rcond, backward_error, self.method, reason,
+                         float(np.max(residual, initial=0.0)))
+
+    def solve(self, v, stacklevel):
+        """``(H + eps I)^{-1} v`` and a SolveInfo, for a validated ``v``."""
+        if v.ndim == 2 and v.shape[1] == 0:
+            return np.zeros_like(v), SolveInfo(self.rcond, 0.0, self.method, "", 0.0)
+        x, backward_error = self.solve_unjudged(v)
+        self.judge(backward_error, stacklevel + 1)
+        return x, self.info(x, v, backward_error)
 
 
-def _solve(lin, v, eps, stacklevel):
+def _factor_banded(Kp, eps):
+    """The banded LU of ``K'``; an exactly singular matrix is refused."""
+    with warnings.catch_warnings():
+        # judged by the backward error of each solve instead
+        warnings.simplefilter("ignore", LinAlgWarning)
+        try:
+            return Kp.factor_banded(singular_rcond=0.0)
+        except SingularMatrixError as error:
+            raise _singular_hessian_error(eps, error.rcond, str(error)) from error
+
+
+def _singular_hessian_error(eps, rcond, detail):
+    rcond = float("nan") if rcond is None else rcond
+    return SingularHessianError(
+        f"H + eps I is singular to working precision at eps = {eps:g} "
+        f"({detail}; reciprocal condition estimate of K' {rcond:.1e}); "
+        f"a larger eps makes it definite"
+    )
+
+
+def _solve_auto(lin, v, eps, stacklevel):
+    """Block elimination, falling back to the banded LU when it is doubtful."""
+    reason = ""
+    Kp = augmented_system(lin, eps)
+    try:
+        block = _FactoredSystem(lin, eps, "block", Kp)
+    except SingularBlockError as error:
+        reason = f"pivot block of layer {error.block + 1} is exactly singular"
+    else:
+        if v.ndim == 2 and v.shape[1] == 0:
+            return block.solve(v, stacklevel + 1)
+        worst = _culprit(block.rcond)  # where a breakdown would start
+        try:
+            x, backward_error = block.solve_unjudged(v)
+        except SingularBlockError:
+            reason = "block elimination overflowed"
+        else:
+            N = block.Kp.shape[0]
+            if min(block.rcond) < AUTO_RCOND:
+                reason = (f"pivot block of layer {worst + 1} has reciprocal "
+                          f"condition estimate {block.rcond[worst]:.1e} < "
+                          f"AUTO_RCOND = {AUTO_RCOND:g}")
+            elif backward_error > BACKWARD_ERROR_FACTOR * N * MACHINE_EPS:
+                reason = (f"block elimination left a backward error of "
+                          f"{backward_error:.1e}, starting at the pivot block of "
+                          f"layer {worst + 1}")
+            else:
+                return x, block.info(x, v, backward_error)
+    banded = _FactoredSystem(lin, eps, "banded", Kp)
+    x, backward_error = banded.solve_unjudged(v)
+    banded.judge(backward_error, stacklevel + 1)
+    return x, banded.info(x, v, backward_error, reason)
+
+
+def _solve(lin, v, eps, stacklevel, method="block"):
     """The solve for validated `v` and `eps`; returns ``x`` and a SolveInfo."""
-    # one frame more between the caller and the warning: _FactoredSystem.solve
-    return _FactoredSystem(lin, eps).solve(v, stacklevel + 1)
+    # one frame more between the caller and the warning
+    if method == "auto":
+        return _solve_auto(lin, v, eps, stacklevel + 1)
+    return _FactoredSystem(lin, eps, method).solve(v, stacklevel + 1)
 
 
-def hessian_inverse_product(net, theta, X, targets, v, eps):
+def hessian_inverse_product(net, theta, X, targets, v, eps, method="auto",
+                            return_info=False):
     """The damped inverse Hessian-vector product ``(H + eps I)^{-1} v``.
 
     ``H`` is the Hessian of the loss of `net` (mean or sum over the batch, as
@@ -385,10 +543,24 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
         One right-hand side, or ``k`` of them sharing one factorization.
     eps : float
         Damping, ``eps > 0``.
+    method : {"auto", "block", "banded"}
+        ``"block"``: block elimination (derivation.md section 6), the
+        paper's method. ``"banded"``: LU with partial pivoting across the
+        band, same linear cost, slower in practice, and needs no nonsingular
+        pivot block. ``"auto"`` (default): block elimination, and the banded
+        LU when a pivot block is singular, has a reciprocal condition
+        estimate below ``AUTO_RCOND``, or the block solve leaves a backward
+        error above ``BACKWARD_ERROR_FACTOR * N * eps_mach``.
+    return_info : bool
+        Also return a :class:`SolveInfo`: which method ran and why, the
+        condition estimates, the backward error on ``K'`` and the true
+        relative residual ``||(H + eps I) x - v|| / ||v||``.
 
     Returns
     -------
     x : ndarray of the shape of `v`
+    info : SolveInfo
+        Only with `return_info`.
 
     Raises
     ------
@@ -396,13 +568,18 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
         On shapes that do not fit, non-finite input, labels out of range or
         ``eps <= 0``; raised before any work is done.
     SingularBlockError
-        If a pivot block of the elimination has an exactly zero pivot, or
-        the elimination breaks down (non-finite result, or a backward error
-        on ``K'`` above ``BREAKDOWN_BACKWARD_ERROR``); the message names the
-        layer whose pivot block is worst conditioned. Block elimination
-        pivots only inside blocks, so this can happen while ``H + eps I`` is
-        nonsingular (derivation.md section 6); a pivoted banded solver is not part
-        of this release.
+        With ``method="block"``: if a pivot block of the elimination has an
+        exactly zero pivot, or the elimination breaks down (non-finite
+        result, or a backward error on ``K'`` above
+        ``BREAKDOWN_BACKWARD_ERROR``); the message names the layer where the
+        breakdown starts. Block elimination pivots only inside blocks, so this
+        can happen while ``H + eps I`` is nonsingular (derivation.md section
+        6); ``"auto"`` then falls back to the banded LU.
+    SingularHessianError
+        With ``"banded"`` or ``"auto"``: if ``H + eps I`` is singular to
+        working precision (an exactly zero pivot of the banded LU, or a
+        backward error above ``BREAKDOWN_BACKWARD_ERROR``); the message
+        gives the condition estimate and suggests a larger ``eps``.
 
     Warns
     -----
@@ -422,7 +599,9 @@ def hessian_inverse_product(net, theta, X, targets, v, eps):
     X, targets = net.check_batch(X, targets)
     v = check_vectors("v", v, net.n_params)
     eps = check_eps(eps)
-    return _solve(net.linearize(theta, X, targets), v, eps, 3)[0]
+    method = _check_method(method)
+    x, info = _solve(net.linearize(theta, X, targets), v, eps, 3, method)
+    return (x, info) if return_info else x
 
 
 def _check_linearization(lin):

@@ -882,7 +882,8 @@ def claim_c18(ctx):
                         "of Q_1 + J_1^T S_2 J_1"))
     refused = 0.0
     try:
-        hessian_inverse_product(net, theta, X, y, np.ones(P), eps_star)
+        hessian_inverse_product(net, theta, X, y, np.ones(P), eps_star,
+                                method="block")
     except SingularBlockError:
         refused = 1.0
     checks.append(Check("at eps*: the block solve is refused (1) rather than "

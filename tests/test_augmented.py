@@ -16,6 +16,7 @@ from scipy.linalg import LinAlgWarning
 
 from hessian_ref import MLP
 from hessian_ref.augmented import (
+    SingularHessianError,
     augmented_system,
     hessian_inverse_product,
     pivot_matrix,
@@ -193,10 +194,60 @@ def test_singular_pivot_block_is_refused_naming_the_layer():
     net, theta, X, y, _, eps = _first_block_breakdown()
     message = "pivot block of layer 1 is singular"
     with pytest.raises(SingularBlockError, match=message) as e:
-        hessian_inverse_product(net, theta, X, y, np.ones(net.n_params), eps)
+        hessian_inverse_product(net, theta, X, y, np.ones(net.n_params), eps,
+                                method="block")
     assert e.value.block == 0
     A = autograd_hessian(net, theta, X, y) + eps * np.eye(net.n_params)
     assert np.linalg.cond(A) < 100  # while H + eps I is well conditioned
+
+
+@pytest.mark.parametrize("factor", [1.0, 1 + 1e-12, 1 + 1e-8])
+def test_auto_falls_back_to_the_banded_lu_where_elimination_breaks_down(factor):
+    net, theta, X, y, _, eps = _first_block_breakdown()
+    eps *= factor
+    v = np.random.default_rng(3).standard_normal(net.n_params)
+    A = autograd_hessian(net, theta, X, y) + eps * np.eye(net.n_params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        x, info = hessian_inverse_product(net, theta, X, y, v, eps,
+                                          return_info=True)
+    assert info.method == "banded" and "layer 1" in info.reason
+    # the banded LU pivots across blocks: as accurate as the dense solve
+    assert rel_err(x, np.linalg.solve(A, v)) < solve_tolerance(A)
+    assert info.residual < 1e3 * np.linalg.cond(A) * MACHINE_EPS
+    xb = hessian_inverse_product(net, theta, X, y, v, eps, method="banded")
+    assert rel_err(xb, x) < 1e-12
+
+
+def test_auto_keeps_block_elimination_when_it_is_sound():
+    net, theta, X, t = make_problem(np.random.default_rng(13), (3, 4, 4, 2), "tanh",
+                                    "cross_entropy", 3)
+    v = np.ones(net.n_params)
+    x, info = hessian_inverse_product(net, theta, X, t, v, 0.1, return_info=True)
+    assert info.method == "block" and info.reason == ""
+    assert len(info.rcond) == 3
+    H = autograd_hessian(net, theta, X, t)
+    A = H + 0.1 * np.eye(net.n_params)
+    assert info.residual == pytest.approx(
+        np.linalg.norm(A @ x - v) / np.linalg.norm(v), rel=1e-3, abs=1e-15)
+
+
+def test_singular_damped_hessian_is_refused_with_advice():
+    # softmax regression: the head's bias direction is an exact null vector,
+    # so at eps = 1e-300 H + eps I is singular to working precision
+    net = MLP((3, 4))
+    theta = net.init(seed=3)
+    X = np.random.default_rng(14).standard_normal((5, 3))
+    y = np.array([0, 1, 2, 3, 0])
+    with pytest.raises(SingularHessianError, match="a larger eps makes it definite"):
+        hessian_inverse_product(net, theta, X, y, np.ones(net.n_params), 1e-300,
+                                method="banded")
+
+
+def test_unknown_method_is_named():
+    net, theta, X, t = make_problem(rng, (3, 2), batch=2)
+    with pytest.raises(ValueError, match=r"method: expected one of \('auto', "):
+        hessian_inverse_product(net, theta, X, t, np.ones(8), 0.1, method="dense")
 
 
 def test_nearly_singular_pivot_block_warns_and_the_error_is_real():
@@ -217,7 +268,7 @@ def test_breakdown_just_off_the_singular_eps_is_refused():
     net, theta, X, y, _, eps = _first_block_breakdown()
     with pytest.raises(SingularBlockError, match="broke down: backward error"):
         hessian_inverse_product(net, theta, X, y, np.ones(net.n_params),
-                                eps * (1 + 1e-12))
+                                eps * (1 + 1e-12), method="block")
 
 
 def test_zero_and_empty_right_hand_sides():

@@ -396,7 +396,8 @@ def test_inverse_product_still_warns_at_its_caller():
 
     message = "starts at the pivot block of layer 1,"
     with pytest.warns(LinAlgWarning, match=message) as rec:
-        hessian_inverse_product(net, theta, X, y, v, eps * (1 + 1e-8))
+        hessian_inverse_product(net, theta, X, y, v, eps * (1 + 1e-8),
+                                method="block")
 
     assert rec[0].filename == __file__
 

@@ -402,23 +402,43 @@ class _FactoredSystem:
             raise _singular_block_error(worst, 0, self.rcond[worst], detail)
         raise _singular_hessian_error(self.eps, self.rcond[0], detail)
 
+    def damped_operator(self):
+        """``H + eps I`` as a LinearOperator on the Hessian-vector product."""
+        P = self.n_params
+
+        def damped(X):
+            return hvp_from_blocks(self.lin, X) + self.eps * X
+
+        return LinearOperator((P, P), matvec=damped, rmatvec=damped,
+                              matmat=damped, dtype=np.float64)
+
+    def hessian_backward_error(self, x, v):
+        """``||(H + eps I) x - v||_1 / (||H + eps I||_1 ||x||_1 + ||v||_1)``,
+        worst column, with ``||H + eps I||_1`` estimated (``onenormest``).
+
+        The backward error on ``K'`` can be small while eliminating ``y`` and
+        ``w`` amplifies it; this judges ``x`` against the system it solves.
+        """
+        A = self.damped_operator()
+        X, V = x.reshape(len(x), -1), v.reshape(len(v), -1)
+        R = A.matmat(X) - V
+        scale = onenormest(A) * np.abs(X).sum(axis=0) + np.abs(V).sum(axis=0)
+        ratios = np.divide(np.abs(R).sum(axis=0), scale,
+                           out=np.zeros(R.shape[1]), where=scale > 0)
+        return float(np.max(ratios, initial=0.0))
+
     def condition_estimate(self):
         """1-norm condition estimate of ``H + eps I`` (Hager-Higham, as in
         ``scipy.sparse.linalg.onenormest``): a few solves and Hessian-vector
         products, linear in depth."""
         P = self.n_params
 
-        def damped(X):
-            return hvp_from_blocks(self.lin, X) + self.eps * X
-
         def inverse(X):
             return self.solve_unjudged(X)[0]
 
-        def operator(apply):
-            return LinearOperator((P, P), matvec=apply, rmatvec=apply,
-                                  matmat=apply, dtype=np.float64)
-
-        return float(onenormest(operator(damped)) * onenormest(operator(inverse)))
+        inverse_op = LinearOperator((P, P), matvec=inverse, rmatvec=inverse,
+                                    matmat=inverse, dtype=np.float64)
+        return float(onenormest(self.damped_operator()) * onenormest(inverse_op))
 
     def judge(self, backward_error, stacklevel):
         """Refuse a broken-down solve, warn about a doubtful one."""
@@ -508,7 +528,13 @@ def _solve_auto(lin, v, eps, stacklevel):
                           f"{backward_error:.1e}, starting at the pivot block of "
                           f"layer {worst + 1}")
             else:
-                return x, block.info(x, v, backward_error)
+                eta = block.hessian_backward_error(x, v)
+                if eta > BACKWARD_ERROR_FACTOR * block.n_params * MACHINE_EPS:
+                    reason = (f"block elimination left a backward error of "
+                              f"{eta:.1e} on H + eps I itself (pivot blocks "
+                              f"from layer {worst + 1})")
+                else:
+                    return x, block.info(x, v, backward_error)
     banded = _FactoredSystem(lin, eps, "banded", Kp)
     x, backward_error = banded.solve_unjudged(v)
     banded.judge(backward_error, stacklevel + 1)
@@ -550,7 +576,9 @@ def hessian_inverse_product(net, theta, X, targets, v, eps, method="auto",
         pivot block. ``"auto"`` (default): block elimination, and the banded
         LU when a pivot block is singular, has a reciprocal condition
         estimate below ``AUTO_RCOND``, or the block solve leaves a backward
-        error above ``BACKWARD_ERROR_FACTOR * N * eps_mach``.
+        error above ``BACKWARD_ERROR_FACTOR * N * eps_mach`` on ``K'`` or
+        above ``BACKWARD_ERROR_FACTOR * P * eps_mach`` on ``H + eps I``
+        itself (1-norm, with the Hessian-vector product).
     return_info : bool
         Also return a :class:`SolveInfo`: which method ran and why, the
         condition estimates, the backward error on ``K'`` and the true

@@ -1087,7 +1087,39 @@ class BlockTridiagonal:
         return BlockLUFactorization(self, pivot_blocks, factors, rconds)
 
 
-class BlockLUFactorization:
+class _FactorizationOf:
+    """What a factorization reports about the matrix it factored.
+
+    Subclasses store that matrix as ``_matrix``.
+    """
+
+    @property
+    def matrix(self):
+        """BlockTridiagonal: the factored matrix."""
+        return self._matrix
+
+    @property
+    def sizes(self):
+        """tuple of int: the block sizes of the factored matrix."""
+        return self._matrix.sizes
+
+    @property
+    def offsets(self):
+        """tuple of int: the block starting indices of the factored matrix."""
+        return self._matrix.offsets
+
+    @property
+    def shape(self):
+        """tuple of int: ``(N, N)``."""
+        return self._matrix.shape
+
+    @property
+    def n_blocks(self):
+        """int: the number of blocks."""
+        return self._matrix.n_blocks
+
+
+class BlockLUFactorization(_FactorizationOf):
     """Block LU factorization of a ``BlockTridiagonal`` matrix.
 
     Made by ``BlockTridiagonal.factor``; not meant to be built by hand.
@@ -1141,11 +1173,6 @@ class BlockLUFactorization:
         self._rcond = tuple(float(r) for r in rcond)
 
     @property
-    def matrix(self):
-        """BlockTridiagonal: the factored matrix."""
-        return self._matrix
-
-    @property
     def pivot_blocks(self):
         """tuple of (m_k, m_k) ndarray: read-only Schur complements ``U_k``."""
         return self._pivot_blocks
@@ -1159,26 +1186,6 @@ class BlockLUFactorization:
     def rcond(self):
         """tuple of float: reciprocal 1-norm condition estimates of ``U_k``."""
         return self._rcond
-
-    @property
-    def sizes(self):
-        """tuple of int: the block sizes of the factored matrix."""
-        return self.matrix.sizes
-
-    @property
-    def offsets(self):
-        """tuple of int: the block starting indices of the factored matrix."""
-        return self.matrix.offsets
-
-    @property
-    def shape(self):
-        """tuple of int: ``(N, N)``."""
-        return self.matrix.shape
-
-    @property
-    def n_blocks(self):
-        """int: the number of blocks."""
-        return self.matrix.n_blocks
 
     def __repr__(self):
         return (
@@ -1363,7 +1370,7 @@ class BlockLUFactorization:
         return (n_negative, n_zero, n_positive), doubtful
 
 
-class BandedLUFactorization:
+class BandedLUFactorization(_FactorizationOf):
     """Banded LU factorization, with partial pivoting, of a ``BlockTridiagonal``.
 
     Made by ``BlockTridiagonal.factor_banded``; not meant to be built by hand.
@@ -1420,11 +1427,6 @@ class BandedLUFactorization:
         self._rcond = float(rcond)
 
     @property
-    def matrix(self):
-        """BlockTridiagonal: the factored matrix."""
-        return self._matrix
-
-    @property
     def lu(self):
         """(2 kl + ku + 1, N) ndarray: read-only ``dgbtrf`` band factors."""
         return self._lu
@@ -1448,26 +1450,6 @@ class BandedLUFactorization:
     def rcond(self):
         """float: reciprocal 1-norm condition estimate of the matrix."""
         return self._rcond
-
-    @property
-    def shape(self):
-        """tuple of int: ``(N, N)``."""
-        return self.matrix.shape
-
-    @property
-    def sizes(self):
-        """tuple of int: the block sizes of the factored matrix."""
-        return self.matrix.sizes
-
-    @property
-    def offsets(self):
-        """tuple of int: the block starting indices of the factored matrix."""
-        return self.matrix.offsets
-
-    @property
-    def n_blocks(self):
-        """int: the number of blocks."""
-        return self.matrix.n_blocks
 
     def __repr__(self):
         return (

@@ -53,6 +53,7 @@ from .figures import loglog_slope
 from .hvp import hvp_from_blocks, split_by_layer, tangent_sweep
 from .measure import (
     batch_sweep,
+    breakdown_problem,
     depth_sweep,
     eps_sweep,
     tall_skinny_problem,
@@ -851,22 +852,8 @@ def claim_c17(ctx):
         "step with the dense solve.", tuple(checks), figure="eps_sweep")
 
 
-def _breakdown_problem():
-    """A network and the eps at which the first pivot block is singular while
-    H + eps I is well conditioned (derivation.md section 6)."""
-    rng = np.random.default_rng(1)
-    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
-    theta = net.init(seed=3, gain=1.5, bias_scale=0.3)
-    X = rng.standard_normal((2, 2))
-    y = np.array([0, 1])
-    lin = net.linearize(theta, X, y)
-    first, second = lin.layers[0], lin.layers[1]
-    C = first.Q + first.J.T @ second.S @ first.J
-    return net, theta, X, y, lin, float(-np.linalg.eigvalsh(C)[0])
-
-
 def claim_c18(ctx):
-    net, theta, X, y, lin, eps_star = _breakdown_problem()
+    net, theta, X, y, lin, eps_star = breakdown_problem()
     H = autograd_hessian(net, theta, X, y)
     P = net.n_params
     checks = []

@@ -40,6 +40,7 @@ from .operators import damped_hessian_operator
 __all__ = [
     "batch_sweep",
     "blas_info",
+    "breakdown_problem",
     "dense_inverse_product",
     "depth_sweep",
     "elimination_flops",
@@ -168,6 +169,29 @@ def hvp_flops(p, a):
         if l > 0:
             flops += 4 * a_l * a_in + 4 * p_l * a_in + 2 * a_in * a_in
     return float(flops)
+
+
+def breakdown_problem():
+    """A network and the damping at which block elimination breaks down.
+
+    A three-layer tanh network (widths 2, 3, 3, 2) on two samples, and the
+    ``eps`` at which the first pivot block ``U_1 = D_1`` is singular: exactly
+    when ``-eps`` is an eigenvalue of ``Q_1 + J_1^T S_2 J_1`` (derivation.md
+    section 6), while ``H + eps I`` is well conditioned there.
+
+    Returns
+    -------
+    net, theta, X, y, lin, eps
+    """
+    rng = np.random.default_rng(1)
+    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
+    theta = net.init(seed=3, gain=1.5, bias_scale=0.3)
+    X = rng.standard_normal((2, 2))
+    y = np.array([0, 1])
+    lin = net.linearize(theta, X, y)
+    first, second = lin.layers[0], lin.layers[1]
+    C = first.Q + first.J.T @ second.S @ first.J
+    return net, theta, X, y, lin, float(-np.linalg.eigvalsh(C)[0])
 
 
 def dense_inverse_product(net, theta, X, targets, v, eps):

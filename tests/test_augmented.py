@@ -25,6 +25,7 @@ from hessian_ref.augmented import (
 )
 from hessian_ref.block_tridiagonal import BlockTridiagonal, SingularBlockError
 from hessian_ref.dense import autograd_hessian, dense_augmented
+from hessian_ref.measure import breakdown_problem
 
 rng = np.random.default_rng(606)
 ACTS = ["tanh", "sigmoid", "softplus", "identity"]
@@ -173,21 +174,8 @@ def test_poorly_conditioned_pivot_blocks_alone_raise_no_warning():
 
 
 def _first_block_breakdown():
-    """A network and the eps at which the first pivot block is singular.
-
-    ``U_1 = D_1`` is singular exactly when ``-eps`` is an eigenvalue of
-    ``Q_1 + J_1^T S_2 J_1`` (derivation.md section 6), while ``H + eps I``
-    need not be anywhere near singular there.
-    """
-    rng = np.random.default_rng(1)
-    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
-    theta = net.init(seed=3, gain=1.5, bias_scale=0.3)
-    X = rng.standard_normal((2, 2))
-    y = np.array([0, 1])
-    lin = net.linearize(theta, X, y)
-    first, second = lin.layers[0], lin.layers[1]
-    C = first.Q + first.J.T @ second.S @ first.J
-    return net, theta, X, y, lin, -np.linalg.eigvalsh(C)[0]
+    """The breakdown network of ``hessian_ref.measure.breakdown_problem``."""
+    return breakdown_problem()
 
 
 def test_singular_pivot_block_is_refused_naming_the_layer():

@@ -26,6 +26,7 @@ from scipy.sparse.linalg import LinearOperator, cg, minres
 from hessian_ref import MLP, hessian_inverse_product, hessian_vector_product
 from hessian_ref.block_tridiagonal import BlockTridiagonal, SingularBlockError
 from hessian_ref.dense import autograd_hessian
+from hessian_ref.measure import breakdown_problem
 from hessian_ref.operators import (
     damped_hessian_operator,
     hessian_operator,
@@ -262,17 +263,9 @@ def test_the_inverse_is_an_exact_preconditioner_for_cg():
 
 
 def near_singular_pivot():
-    """A network and an eps 1e-8 from one where the first pivot block of
-    the elimination is singular (derivation.md section 6)."""
-    r = np.random.default_rng(1)
-    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
-    theta = net.init(seed=3, gain=1.5, bias_scale=0.3)
-    X = r.standard_normal((2, 2))
-    y = np.array([0, 1])
-    lin = net.linearize(theta, X, y)
-    first, second = lin.layers[0], lin.layers[1]
-    C = first.Q + first.J.T @ second.S @ first.J
-    return net, theta, X, y, -np.linalg.eigvalsh(C)[0]
+    """The breakdown network of ``hessian_ref.measure.breakdown_problem``."""
+    net, theta, X, y, _, eps = breakdown_problem()
+    return net, theta, X, y, eps
 
 
 @pytest.mark.parametrize("product", ["matvec", "matmat"])

@@ -45,6 +45,7 @@ from hessian_ref.block_tridiagonal import (
     SingularBlockError,
 )
 from hessian_ref.dense import autograd_hessian, chain_matrices, dense_augmented
+from hessian_ref.measure import breakdown_problem
 
 rng = np.random.default_rng(707)
 ACTS = ["tanh", "sigmoid", "softplus", "identity"]
@@ -333,21 +334,8 @@ def test_doubtful_inertia_of_a_deep_linear_net_at_large_gain_warns():
 
 
 def first_block_breakdown():
-    """A network and the eps at which its first pivot block is singular.
-
-    ``U_1`` is singular exactly when ``-eps`` is an eigenvalue of
-    ``Q_1 + J_1^T S_2 J_1`` (derivation.md section 6), while ``H + eps I``
-    is well conditioned there.
-    """
-    r = np.random.default_rng(1)
-    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
-    theta = net.init(seed=3, gain=1.5, bias_scale=0.3)
-    X = r.standard_normal((2, 2))
-    y = np.array([0, 1])
-    lin = net.linearize(theta, X, y)
-    first, second = lin.layers[0], lin.layers[1]
-    C = first.Q + first.J.T @ second.S @ first.J
-    return net, theta, X, y, lin, -np.linalg.eigvalsh(C)[0]
+    """The breakdown network of ``hessian_ref.measure.breakdown_problem``."""
+    return breakdown_problem()
 
 
 @pytest.mark.parametrize("function", [damped_hessian_slogdet, damped_hessian_inertia])

@@ -3,6 +3,8 @@ product of tall-skinny networks (arXiv 2601.06096), every step checkable
 against dense computation."""
 
 from .augmented import (
+    InaccurateSolveError,
+    SingularHessianError,
     damped_hessian_inertia,
     damped_hessian_slogdet,
     hessian_inverse_product,
@@ -19,7 +21,9 @@ from .operators import damped_hessian_operator, hessian_operator, inverse_operat
 __all__ = [
     "MLP",
     "BlockTridiagonal",
+    "InaccurateSolveError",
     "SingularBlockError",
+    "SingularHessianError",
     "SingularMatrixError",
     "damped_hessian_inertia",
     "damped_hessian_operator",

@@ -32,12 +32,13 @@ symmetric form ``K_s'`` (:func:`symmetric_augmented_system`: rows ``x, -w,
 more eigenvalues of each sign), both in time linear in the depth.
 """
 
+import numbers
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import LinAlgWarning
-from scipy.sparse.linalg import LinearOperator, onenormest
+from scipy.sparse.linalg import LinearOperator
 
 from ._checks import check_eps, check_vectors
 from .block_tridiagonal import (
@@ -57,7 +58,14 @@ __all__ = [
     "AUTO_RCOND",
     "BACKWARD_ERROR_FACTOR",
     "BREAKDOWN_BACKWARD_ERROR",
+    "ERROR_BOUND_LIMIT",
+    "InaccurateSolveError",
     "METHODS",
+    "POWER_ITERATIONS",
+    "REFINE_MAX_STEPS",
+    "REFINE_MODES",
+    "REFINE_TARGET",
+    "SINGULAR_CONDITION_EPS",
     "SingularHessianError",
     "SolveInfo",
     "augmented_system",
@@ -124,14 +132,14 @@ def augmented_system(lin, eps):
     ----------
     lin : Linearization
     eps : float
-        Damping added to the parameter-parameter block.
+        Damping added to the parameter-parameter block, ``eps >= 0``.
 
     Returns
     -------
     BlockTridiagonal
         ``L`` diagonal blocks of sizes ``p_l + 2 a_l``.
     """
-    eps = check_eps(eps)
+    eps = check_eps(eps, allow_zero=True)
     blocks = lin.layers
     L = len(blocks)
     p, a = lin.p, lin.a[1:]
@@ -179,7 +187,7 @@ class SolveInfo:
         ``U_l``, layer by layer (``dgecon``), when block elimination ran; of
         the whole ``K'`` (one number, ``dgbcon``) when the banded LU ran.
     backward_error : float
-        Normwise backward error of the solve of the pivoted system,
+        Normwise backward error of the first solve of the pivoted system,
         ``||K' s' - r'|| / (||K'|| ||s'|| + ||r'||)`` in the infinity norm,
         largest over the right-hand sides; computed blockwise in linear time.
     method : {"block", "banded"}
@@ -188,8 +196,23 @@ class SolveInfo:
         Why ``method="auto"`` fell back to the banded LU (empty otherwise).
     residual : float
         The true relative residual ``||(H + eps I) x - v|| / ||v||`` (largest
-        over the right-hand sides), with ``H x`` from the Hessian-vector
-        product, which shares no code with the solve.
+        over the right-hand sides) of the returned ``x``, with ``H x`` from
+        the Hessian-vector product, which shares no code with the solve.
+    hessian_backward_error : float
+        Normwise backward error of the returned ``x`` on ``H + eps I``
+        itself, ``||(H + eps I) x - v||_2 / (||H + eps I||_2 ||x||_2 +
+        ||v||_2)`` (largest over the right-hand sides), the norm of
+        ``H + eps I`` estimated by power iteration on the Hessian-vector
+        product. This is what the solve is judged by.
+    refinement_steps : int
+        Steps of iterative refinement taken after the first solve.
+    condition : float
+        2-norm condition estimate of ``H + eps I`` (a lower estimate, by
+        power iteration); ``nan`` when it was not needed (it is computed
+        when ``eps = 0``, when a reciprocal condition estimate in `rcond` is
+        below ``RCOND_WARN``, when the backward error is doubtful, or when
+        refinement took a step). The relative error of ``x`` is at most
+        about ``condition * hessian_backward_error``.
     """
 
     rcond: tuple
@@ -197,6 +220,9 @@ class SolveInfo:
     method: str = "block"
     reason: str = ""
     residual: float = float("nan")
+    hessian_backward_error: float = float("nan")
+    refinement_steps: int = 0
+    condition: float = float("nan")
 
 
 #: Solvers of the pivoted system: block elimination, the pivoted banded LU,
@@ -213,29 +239,68 @@ class SingularHessianError(np.linalg.LinAlgError):
     """``H + eps I`` is singular, or numerically so: a larger ``eps`` helps."""
 
 
-#: A structured solve warns when its backward error on ``K'`` exceeds this
-#: multiple of ``N eps_mach`` (``N`` the order of ``K'``): far more than a
-#: backward-stable solve leaves.
+class InaccurateSolveError(np.linalg.LinAlgError):
+    """A solve left a backward error on ``H + eps I`` above
+    ``BREAKDOWN_BACKWARD_ERROR`` that refinement did not remove, while
+    ``H + eps I`` is not singular to working precision: the augmented system
+    and the Hessian-vector product disagree."""
+
+
+#: ``H + eps I`` counts as singular to working precision when its condition
+#: estimate times ``eps_mach`` reaches this: the answer would keep no correct
+#: digit worth returning (forward error up to about ``condition * eps_mach``).
+SINGULAR_CONDITION_EPS = 1e-2
+
+#: An answer whose error bound, condition estimate times backward error on
+#: ``H + eps I``, exceeds this is refused: it may have no correct digit.
+ERROR_BOUND_LIMIT = 0.1
+
+#: ``refine="auto"`` refines until the backward error on ``H + eps I`` is
+#: below ``REFINE_TARGET`` or stops falling, in at most ``REFINE_MAX_STEPS``
+#: steps; an integer ``k`` allows at most ``k`` steps.
+REFINE_MODES = ("auto",)
+
+#: Backward error on ``H + eps I`` at which refinement stops: a few units of
+#: ``eps_mach``, about what rounding in the residual itself allows.
+REFINE_TARGET = 4 * MACHINE_EPS
+
+#: Most refinement steps ``"auto"`` takes; each step is one
+#: Hessian-vector product and one solve with the existing factorization.
+REFINE_MAX_STEPS = 10
+
+
+#: A structured solve warns when its backward error on ``H + eps I`` exceeds
+#: this multiple of ``P eps_mach`` after refinement (and a block elimination
+#: probed by the log-determinant or the inertia when its backward error on
+#: ``K'`` exceeds this multiple of ``N eps_mach``, ``N`` the order of ``K'``):
+#: far more than a backward-stable solve leaves.
 BACKWARD_ERROR_FACTOR = 1e3
 
 
-#: A structured solve whose backward error on ``K'`` exceeds this (about
-#: sqrt(eps_mach)) has lost more than half of its digits; it is refused with
-#: ``SingularBlockError`` rather than returned.
+#: A structured solve whose backward error exceeds this (about
+#: sqrt(eps_mach)) has lost more than half of its digits and is refused rather
+#: than returned: on ``K'``, block elimination raises ``SingularBlockError``;
+#: on ``H + eps I`` after refinement, any method raises
+#: ``SingularBlockError`` (block elimination with a poorly conditioned pivot
+#: block), ``SingularHessianError`` (``H + eps I`` singular to working
+#: precision) or ``InaccurateSolveError``.
 BREAKDOWN_BACKWARD_ERROR = 1e-8
 
 
-def solve_from_blocks(lin, v, eps, return_info=False, method="block"):
+def solve_from_blocks(lin, v, eps, return_info=False, method="block",
+                      refine="auto"):
     """``(H + eps I)^{-1} v`` from the blocks of a linearization.
 
     Solves ``K' s' = Pi (v, 0, 0)`` and reads ``x`` out of ``Pi^T s'``; by
     default with block elimination, the paper's method. Shapes, errors,
-    warnings and `method` as :func:`hessian_inverse_product`; with
-    `return_info`, returns ``(x, SolveInfo)``.
+    warnings, `method` and `refine` as :func:`hessian_inverse_product`;
+    with `return_info`, returns ``(x, SolveInfo)``.
     """
-    method = _check_method(method)
-    x, info = _solve(lin, check_vectors("v", v, sum(lin.p)), check_eps(eps), 3,
-                     method)
+    _check_linearization(lin)
+    v = check_vectors("v", v, sum(lin.p))
+    eps = check_eps(eps, allow_zero=True)
+    method, refine = _check_method(method), _check_refine(refine)
+    x, info = _solve(lin, v, eps, 3, method, refine)
     return (x, info) if return_info else x
 
 
@@ -257,10 +322,12 @@ def _inf_norm(Kp):
 
 def _singular_block_error(block, position, rcond, detail):
     return SingularBlockError(
-        f"the pivot block of layer {block + 1} is singular, so block elimination "
-        f"cannot proceed ({detail}). If H + eps I is itself nonsingular, a "
-        f"slightly different eps avoids this (elimination pivots only inside "
-        f"blocks, derivation.md section 6); if H + eps I is singular, increase eps",
+        f"the pivot block of layer {block + 1} is singular, or nearly so, and "
+        f"block elimination cannot give an accurate answer ({detail}). "
+        f"Elimination pivots only inside blocks (derivation.md section 6): if "
+        f"H + eps I is itself nonsingular, method='auto' or 'banded' (pivoting "
+        f"across blocks) solves it, and a slightly different eps may avoid the "
+        f"singular block; if H + eps I is singular, increase eps",
         block,
         position,
         rcond,
@@ -309,20 +376,28 @@ def _backward_error(matrix, norm, s, r):
     return float(ratios.max())
 
 
+def _refuse_broken_elimination(backward_error, rcond):
+    """Raise SingularBlockError, naming the layer where the breakdown most
+    likely starts, if the backward error on ``K'`` of a block elimination is
+    above ``BREAKDOWN_BACKWARD_ERROR``."""
+    if backward_error > BREAKDOWN_BACKWARD_ERROR:
+        worst = _culprit(rcond)
+        raise _singular_block_error(
+            worst, 0, rcond[worst],
+            f"the elimination broke down: backward error {backward_error:.1e}, "
+            f"reciprocal condition estimate {rcond[worst]:.1e}",
+        )
+
+
 def _judge_elimination(backward_error, N, rcond, stacklevel):
     """Refuse a broken-down elimination, warn about a doubtful one.
 
     The thresholds are ``BREAKDOWN_BACKWARD_ERROR`` and
     ``BACKWARD_ERROR_FACTOR * N * eps_mach``; `stacklevel` counts from here.
     """
-    worst = _culprit(rcond)
-    if backward_error > BREAKDOWN_BACKWARD_ERROR:
-        raise _singular_block_error(
-            worst, 0, rcond[worst],
-            f"the elimination broke down: backward error {backward_error:.1e}, "
-            f"reciprocal condition estimate {rcond[worst]:.1e}",
-        )
+    _refuse_broken_elimination(backward_error, rcond)
     if backward_error > BACKWARD_ERROR_FACTOR * N * MACHINE_EPS:
+        worst = _culprit(rcond)
         warnings.warn(
             f"block elimination left a backward error of {backward_error:.1e} "
             f"(above {BACKWARD_ERROR_FACTOR:g} N eps_mach with N = {N}); it most "
@@ -356,14 +431,46 @@ def _probe_elimination(matrix, factorization, stacklevel):
     _judge_elimination(backward_error, matrix.shape[0], rcond, stacklevel + 1)
 
 
+def _norm_estimate(apply, n):
+    """A lower estimate of ``||A||_2`` for a symmetric ``A`` given by
+    ``apply(X) = A X``: power iteration from two Gaussian columns (fixed
+    seed, so deterministic), at most ``POWER_ITERATIONS`` steps, stopping
+    when the estimate changes by less than 1%.
+
+    For a symmetric ``A`` the estimate never decreases from step to step,
+    and a Gaussian start is almost surely not orthogonal to the dominant
+    eigenvector (a start of ones can be: the null vectors of a
+    cross-entropy head are exactly such sums).
+    """
+    X = np.random.default_rng(0).standard_normal((n, 2))
+    X /= np.linalg.norm(X, axis=0)
+    estimate = 0.0
+    for _ in range(POWER_ITERATIONS):
+        Y = apply(X)
+        norms = np.linalg.norm(Y, axis=0)
+        new = float(norms.max())
+        if new == 0.0:
+            return 0.0
+        X = Y / np.where(norms > 0, norms, 1.0)
+        converged = new - estimate <= 0.01 * new
+        estimate = new
+        if converged:
+            break
+    return estimate
+
+
+#: Steps of power iteration behind the norm and condition estimates.
+POWER_ITERATIONS = 10
+
+
 class _FactoredSystem:
     """``K'`` for one linearization and ``eps``, factored once, solved often.
 
     Holds the pivoted matrix ``Kp``, its ``factorization`` by `method`
     (``"block"`` elimination or the ``"banded"`` LU), the pivot permutation
     ``perm``, the ``rcond`` estimates and ``||K'||_inf``.
-    ``solve(v, stacklevel)`` does what ``_solve`` documents for a validated
-    ``v``, with `stacklevel` counted from ``solve`` itself.
+    ``solve(v, stacklevel, refine)`` does what ``_solve`` documents for a
+    validated ``v``, with `stacklevel` counted from ``solve`` itself.
     """
 
     def __init__(self, lin, eps, method="block", Kp=None):
@@ -380,6 +487,8 @@ class _FactoredSystem:
             self.factorization = _factor_banded(self.Kp, eps)
             self.rcond = (float(self.factorization.rcond),)
         self.norm = _inf_norm(self.Kp)
+        self._damped_norm = None
+        self._condition = {}
 
     def solve_unjudged(self, v):
         """``x``, the backward error on ``K'``; raises only on overflow."""
@@ -400,85 +509,183 @@ class _FactoredSystem:
         if self.method == "block":
             worst = _culprit(self.rcond)
             raise _singular_block_error(worst, 0, self.rcond[worst], detail)
-        raise _singular_hessian_error(self.eps, self.rcond[0], detail)
+        raise _singular_hessian_error(self.eps, detail)
+
+    def damped(self, X):
+        """``(H + eps I) X`` by the Hessian-vector product."""
+        return hvp_from_blocks(self.lin, X) + self.eps * X
 
     def damped_operator(self):
         """``H + eps I`` as a LinearOperator on the Hessian-vector product."""
         P = self.n_params
+        return LinearOperator((P, P), matvec=self.damped, rmatvec=self.damped,
+                              matmat=self.damped, dtype=np.float64)
 
-        def damped(X):
-            return hvp_from_blocks(self.lin, X) + self.eps * X
+    def damped_norm(self):
+        """``||H + eps I||_2``, estimated once (power iteration on the
+        Hessian-vector product, linear in depth)."""
+        if self._damped_norm is None:
+            self._damped_norm = _norm_estimate(self.damped, self.n_params)
+        return self._damped_norm
 
-        return LinearOperator((P, P), matvec=damped, rmatvec=damped,
-                              matmat=damped, dtype=np.float64)
-
-    def hessian_backward_error(self, x, v):
-        """``||(H + eps I) x - v||_1 / (||H + eps I||_1 ||x||_1 + ||v||_1)``,
-        worst column, with ``||H + eps I||_1`` estimated (``onenormest``).
+    def residual(self, x, v):
+        """``r = (H + eps I) x - v`` by the Hessian-vector product, and the
+        normwise backward error ``||r||_2 / (||H + eps I||_2 ||x||_2 +
+        ||v||_2)``, worst column.
 
         The backward error on ``K'`` can be small while eliminating ``y`` and
         ``w`` amplifies it; this judges ``x`` against the system it solves.
         """
-        A = self.damped_operator()
-        X, V = x.reshape(len(x), -1), v.reshape(len(v), -1)
-        R = A.matmat(X) - V
-        scale = onenormest(A) * np.abs(X).sum(axis=0) + np.abs(V).sum(axis=0)
-        ratios = np.divide(np.abs(R).sum(axis=0), scale,
+        r = self.damped(x) - v
+        R, X, V = (np.reshape(m, (len(m), -1)) for m in (r, x, v))
+        scale = (self.damped_norm() * np.linalg.norm(X, axis=0)
+                 + np.linalg.norm(V, axis=0))
+        ratios = np.divide(np.linalg.norm(R, axis=0), scale,
                            out=np.zeros(R.shape[1]), where=scale > 0)
-        return float(np.max(ratios, initial=0.0))
+        return r, float(np.max(ratios, initial=0.0))
 
-    def condition_estimate(self):
-        """1-norm condition estimate of ``H + eps I`` (Hager-Higham, as in
-        ``scipy.sparse.linalg.onenormest``): a few solves and Hessian-vector
-        products, linear in depth."""
-        P = self.n_params
+    def condition_estimate(self, trusted=False):
+        """2-norm condition estimate of ``H + eps I``: the norm estimate times
+        one of ``||(H + eps I)^{-1}||_2``, both by power iteration, the second
+        with this system's solves, or with `trusted` those of the banded LU
+        (pivoting across blocks keeps them accurate where block elimination
+        may not be). Each is computed once."""
+        trusted = trusted or self.method == "banded"
+        if trusted not in self._condition:
+            solver = self
+            if trusted and self.method != "banded":
+                solver = _FactoredSystem(self.lin, self.eps, "banded", self.Kp)
+            inverse_norm = _norm_estimate(lambda X: solver.solve_unjudged(X)[0],
+                                          self.n_params)
+            self._condition[trusted] = self.damped_norm() * inverse_norm
+        return self._condition[trusted]
 
-        def inverse(X):
-            return self.solve_unjudged(X)[0]
+    def refine(self, x, v, r, eta, max_steps):
+        """Iterative refinement: ``x <- x - (K'^{-1} (r, 0, 0))_x`` with the
+        residual ``r`` of the Hessian-vector product, while the backward error
+        `eta` is above ``REFINE_TARGET``, for at most `max_steps` steps, and
+        stopping when a step does not halve it. Returns ``x, r, eta, steps``."""
+        steps = 0
+        while steps < max_steps and eta > REFINE_TARGET:
+            x_new = x - self.solve_unjudged(r)[0]
+            r_new, eta_new = self.residual(x_new, v)
+            if eta_new < eta:
+                x, r, eta, steps = x_new, r_new, eta_new, steps + 1
+            if not eta_new < eta / 2:  # stagnated at what rounding allows
+                break
+        return x, r, eta, steps
 
-        inverse_op = LinearOperator((P, P), matvec=inverse, rmatvec=inverse,
-                                    matmat=inverse, dtype=np.float64)
-        return float(onenormest(self.damped_operator()) * onenormest(inverse_op))
+    def verdict(self, eta, steps, max_steps):
+        """``(condition, problem)`` for an answer with backward error `eta`
+        after `steps` refinement steps.
 
-    def judge(self, backward_error, stacklevel):
-        """Refuse a broken-down solve, warn about a doubtful one."""
-        N = self.Kp.shape[0]
-        if self.method == "block":
-            _judge_elimination(backward_error, N, self.rcond, stacklevel + 1)
-            return
-        if self.rcond[0] < RCOND_SINGULAR:
-            # K' mixes eps with unit blocks, so its own rcond can be tiny for a
-            # well-conditioned H + eps I; estimate the latter before refusing
-            cond = self.condition_estimate()
-            if not cond * MACHINE_EPS < 1:
-                self._refuse(f"condition estimate of H + eps I {cond:.1e}, beyond "
-                             f"1 / eps_mach")
-        if backward_error > BREAKDOWN_BACKWARD_ERROR:
-            self._refuse(f"the pivoted banded LU left a backward error of "
-                         f"{backward_error:.1e}")
-        elif backward_error > BACKWARD_ERROR_FACTOR * N * MACHINE_EPS:
+        `condition` is the condition estimate, ``nan`` when it was not
+        needed; `problem` is ``None`` for a sound answer, else
+        ``"singular"`` (condition times ``eps_mach`` at least
+        ``SINGULAR_CONDITION_EPS``), ``"unstable"`` (block elimination with
+        a poorly conditioned pivot block whose answer keeps a backward error
+        above ``BACKWARD_ERROR_FACTOR * eps_mach`` after refinement, or above
+        ``BACKWARD_ERROR_FACTOR * P * eps_mach`` when `max_steps` is 0) or
+        ``"inaccurate"`` (backward error above ``BREAKDOWN_BACKWARD_ERROR``,
+        or an error bound, condition times backward error, above
+        ``ERROR_BOUND_LIMIT``).
+        """
+        doubt = BACKWARD_ERROR_FACTOR * self.n_params * MACHINE_EPS
+        poor_pivot = min(self.rcond) < RCOND_WARN
+        if self.method == "block" and poor_pivot:
+            limit = doubt if max_steps == 0 else BACKWARD_ERROR_FACTOR * MACHINE_EPS
+            if eta > limit:
+                return self.condition_estimate(trusted=True), "unstable"
+        if not (self.eps == 0 or poor_pivot or eta > doubt or steps):
+            problem = "inaccurate" if eta > BREAKDOWN_BACKWARD_ERROR else None
+            return float("nan"), problem
+
+        def problem_at(condition):
+            if not condition * MACHINE_EPS < SINGULAR_CONDITION_EPS:
+                return "singular"
+            if condition * eta > ERROR_BOUND_LIMIT or eta > BREAKDOWN_BACKWARD_ERROR:
+                return "inaccurate"
+            return None
+
+        # this system's own solves first; a problem they show is confirmed
+        # with the banded LU's, which inaccurate block solves cannot fool
+        condition = self.condition_estimate()
+        if problem_at(condition) is not None:
+            condition = self.condition_estimate(trusted=True)
+        return condition, problem_at(condition)
+
+    def judge(self, eta, steps, max_steps, stacklevel):
+        """Refuse an answer whose verdict names a problem, warn about one
+        with a doubtful backward error; returns the condition estimate."""
+        condition, problem = self.verdict(eta, steps, max_steps)
+        if problem == "singular":
+            detail = (f"condition estimate {condition:.1e}, beyond "
+                      f"{SINGULAR_CONDITION_EPS:g} / eps_mach")
+            if eta > BREAKDOWN_BACKWARD_ERROR:
+                # a stable solve of a singular matrix leaves a small one
+                detail += (f"; the solve also left a backward error of "
+                           f"{eta:.1e} on H + eps I, so the augmented system "
+                           f"may disagree with the Hessian-vector product")
+            raise _singular_hessian_error(self.eps, detail)
+        detail = (f"the solve left a backward error of {eta:.1e} on "
+                  f"H + eps I, checked by the Hessian-vector product, after "
+                  f"{steps} refinement step(s); condition estimate of "
+                  f"H + eps I {condition:.1e}")
+        if problem == "unstable" or (problem == "inaccurate"
+                                     and self.method == "block"
+                                     and min(self.rcond) < RCOND_WARN):
+            self._refuse(detail)
+        if problem == "inaccurate":
+            raise InaccurateSolveError(
+                f"{detail}: the augmented system and the Hessian-vector "
+                f"product disagree (derivation.md section 4); this is a "
+                f"defect, not a property of the problem")
+        doubt = BACKWARD_ERROR_FACTOR * self.n_params * MACHINE_EPS
+        if eta > doubt:
+            where = ""
+            if self.method == "block":
+                worst = _culprit(self.rcond)
+                where = (f"; it most likely starts at the pivot block of layer "
+                         f"{worst + 1}, reciprocal condition estimate "
+                         f"{self.rcond[worst]:.1e}")
             warnings.warn(
-                f"the pivoted banded LU left a backward error of "
-                f"{backward_error:.1e} (above {BACKWARD_ERROR_FACTOR:g} N eps_mach "
-                f"with N = {N}); reciprocal condition estimate of K' "
-                f"{self.rcond[0]:.1e}", LinAlgWarning, stacklevel=stacklevel + 1)
+                f"the {self.method} solve left a backward error of {eta:.1e} on "
+                f"H + eps I (above {BACKWARD_ERROR_FACTOR:g} P eps_mach with "
+                f"P = {self.n_params}); condition estimate {condition:.1e}{where}",
+                LinAlgWarning, stacklevel=stacklevel)
+        return condition
 
-    def info(self, x, v, backward_error, reason=""):
-        """A SolveInfo with the true residual of `x` by the Hessian-vector product."""
-        r = hvp_from_blocks(self.lin, x) + self.eps * x - v
+    def refined(self, x, v, refine):
+        """`x` refined as `refine` asks: ``x, r, eta, steps, max_steps``."""
+        r, eta = self.residual(x, v)
+        max_steps = REFINE_MAX_STEPS if refine == "auto" else refine
+        return self.refine(x, v, r, eta, max_steps) + (max_steps,)
+
+    def report(self, x, v, r, eta, steps, backward_error, condition, reason=""):
+        """The SolveInfo of an answer."""
         norm_v = np.linalg.norm(v, axis=0)
-        residual = np.divide(np.linalg.norm(r, axis=0), norm_v,
+        relative = np.divide(np.linalg.norm(r, axis=0), norm_v,
                              out=np.zeros_like(norm_v), where=norm_v > 0)
         return SolveInfo(self.rcond, backward_error, self.method, reason,
-                         float(np.max(residual, initial=0.0)))
+                         float(np.max(relative, initial=0.0)), eta, steps,
+                         condition)
 
-    def solve(self, v, stacklevel):
+    def finish(self, x, v, backward_error, refine, stacklevel, reason=""):
+        """Refine `x` as `refine` asks, judge it and report: ``x, SolveInfo``."""
+        x, r, eta, steps, max_steps = self.refined(x, v, refine)
+        condition = self.judge(eta, steps, max_steps, stacklevel + 1)
+        return x, self.report(x, v, r, eta, steps, backward_error, condition,
+                              reason)
+
+    def solve(self, v, stacklevel, refine="auto"):
         """``(H + eps I)^{-1} v`` and a SolveInfo, for a validated ``v``."""
         if v.ndim == 2 and v.shape[1] == 0:
-            return np.zeros_like(v), SolveInfo(self.rcond, 0.0, self.method, "", 0.0)
+            return np.zeros_like(v), SolveInfo(self.rcond, 0.0, self.method,
+                                               "", 0.0, 0.0, 0)
         x, backward_error = self.solve_unjudged(v)
-        self.judge(backward_error, stacklevel + 1)
-        return x, self.info(x, v, backward_error)
+        if self.method == "block":
+            _refuse_broken_elimination(backward_error, self.rcond)
+        return self.finish(x, v, backward_error, refine, stacklevel + 1)
 
 
 def _factor_banded(Kp, eps):
@@ -489,19 +696,22 @@ def _factor_banded(Kp, eps):
         try:
             return Kp.factor_banded(singular_rcond=0.0)
         except SingularMatrixError as error:
-            raise _singular_hessian_error(eps, error.rcond, str(error)) from error
+            # det K' = det(H + eps I), derivation.md section 7
+            raise _singular_hessian_error(
+                eps, f"condition estimate inf: K', whose determinant is that "
+                f"of H + eps I, is singular; {error}"
+            ) from error
 
 
-def _singular_hessian_error(eps, rcond, detail):
-    rcond = float("nan") if rcond is None else rcond
+def _singular_hessian_error(eps, detail):
     return SingularHessianError(
         f"H + eps I is singular to working precision at eps = {eps:g} "
-        f"({detail}; reciprocal condition estimate of K' {rcond:.1e}); "
-        f"a larger eps makes it definite"
+        f"({detail}); increase eps: H + eps I is positive definite once eps "
+        f"exceeds minus the smallest eigenvalue of H"
     )
 
 
-def _solve_auto(lin, v, eps, stacklevel):
+def _solve_auto(lin, v, eps, stacklevel, refine):
     """Block elimination, falling back to the banded LU when it is doubtful."""
     reason = ""
     Kp = augmented_system(lin, eps)
@@ -528,29 +738,46 @@ def _solve_auto(lin, v, eps, stacklevel):
                           f"{backward_error:.1e}, starting at the pivot block of "
                           f"layer {worst + 1}")
             else:
-                eta = block.hessian_backward_error(x, v)
-                if eta > BACKWARD_ERROR_FACTOR * block.n_params * MACHINE_EPS:
-                    reason = (f"block elimination left a backward error of "
-                              f"{eta:.1e} on H + eps I itself (pivot blocks "
-                              f"from layer {worst + 1})")
-                else:
-                    return x, block.info(x, v, backward_error)
+                x, r, eta, steps, max_steps = block.refined(x, v, refine)
+                condition, problem = block.verdict(eta, steps, max_steps)
+                doubt = BACKWARD_ERROR_FACTOR * block.n_params * MACHINE_EPS
+                if problem == "singular":  # the banded LU would say the same
+                    block.judge(eta, steps, max_steps, stacklevel + 1)
+                if problem is None and eta <= doubt:
+                    return x, block.report(x, v, r, eta, steps, backward_error,
+                                           condition)
+                reason = (f"block elimination left a backward error of "
+                          f"{eta:.1e} on H + eps I itself after {steps} "
+                          f"refinement step(s), condition estimate "
+                          f"{condition:.1e} (pivot blocks from layer "
+                          f"{worst + 1})")
     banded = _FactoredSystem(lin, eps, "banded", Kp)
     x, backward_error = banded.solve_unjudged(v)
-    banded.judge(backward_error, stacklevel + 1)
-    return x, banded.info(x, v, backward_error, reason)
+    return banded.finish(x, v, backward_error, refine, stacklevel + 1, reason)
 
 
-def _solve(lin, v, eps, stacklevel, method="block"):
+def _check_refine(refine):
+    if isinstance(refine, str):
+        if refine in REFINE_MODES:
+            return refine
+    elif (isinstance(refine, numbers.Integral) and not isinstance(refine, bool)
+          and refine >= 0):
+        return int(refine)
+    raise ValueError(
+        f"refine: expected one of {REFINE_MODES} or an integer >= 0, got "
+        f"{refine!r}")
+
+
+def _solve(lin, v, eps, stacklevel, method="block", refine="auto"):
     """The solve for validated `v` and `eps`; returns ``x`` and a SolveInfo."""
     # one frame more between the caller and the warning
     if method == "auto":
-        return _solve_auto(lin, v, eps, stacklevel + 1)
-    return _FactoredSystem(lin, eps, method).solve(v, stacklevel + 1)
+        return _solve_auto(lin, v, eps, stacklevel + 1, refine)
+    return _FactoredSystem(lin, eps, method).solve(v, stacklevel + 1, refine)
 
 
 def hessian_inverse_product(net, theta, X, targets, v, eps, method="auto",
-                            return_info=False):
+                            return_info=False, refine="auto"):
     """The damped inverse Hessian-vector product ``(H + eps I)^{-1} v``.
 
     ``H`` is the Hessian of the loss of `net` (mean or sum over the batch, as
@@ -568,7 +795,8 @@ def hessian_inverse_product(net, theta, X, targets, v, eps, method="auto",
     v : (P,) or (P, k) ndarray
         One right-hand side, or ``k`` of them sharing one factorization.
     eps : float
-        Damping, ``eps > 0``.
+        Damping, ``eps >= 0``. ``H + eps I`` need not be positive definite,
+        only nonsingular; ``eps = 0`` solves with ``H`` itself.
     method : {"auto", "block", "banded"}
         ``"block"``: block elimination (derivation.md section 6), the
         paper's method. ``"banded"``: LU with partial pivoting across the
@@ -578,11 +806,23 @@ def hessian_inverse_product(net, theta, X, targets, v, eps, method="auto",
         estimate below ``AUTO_RCOND``, or the block solve leaves a backward
         error above ``BACKWARD_ERROR_FACTOR * N * eps_mach`` on ``K'`` or
         above ``BACKWARD_ERROR_FACTOR * P * eps_mach`` on ``H + eps I``
-        itself (1-norm, with the Hessian-vector product).
+        itself (with the Hessian-vector product), or its refined answer
+        still does.
     return_info : bool
         Also return a :class:`SolveInfo`: which method ran and why, the
-        condition estimates, the backward error on ``K'`` and the true
-        relative residual ``||(H + eps I) x - v|| / ||v||``.
+        condition estimates, the backward errors on ``K'`` and on
+        ``H + eps I``, the refinement steps taken and the true relative
+        residual ``||(H + eps I) x - v|| / ||v||``.
+    refine : "auto" or int >= 0
+        Iterative refinement with the residual ``(H + eps I) x - v`` of the
+        Hessian-vector product and the same factorization; each step costs
+        one Hessian-vector product and one solve. ``"auto"`` (default):
+        refine until the backward error on ``H + eps I`` is below
+        ``REFINE_TARGET`` (a few ``eps_mach``, near machine precision) or a
+        step fails to halve it, in at most ``REFINE_MAX_STEPS`` steps; a
+        backward-stable first solve usually needs none. An integer ``k``:
+        the same with at most ``k`` steps; ``0`` returns the first solve as
+        it is (still judged).
 
     Returns
     -------
@@ -593,42 +833,55 @@ def hessian_inverse_product(net, theta, X, targets, v, eps, method="auto",
     Raises
     ------
     ValueError, TypeError
-        On shapes that do not fit, non-finite input, labels out of range or
-        ``eps <= 0``; raised before any work is done.
+        On shapes that do not fit, non-finite input, labels out of range,
+        ``eps < 0``, an unknown `method` or `refine`; raised before any work
+        is done.
+    SingularHessianError
+        If ``H + eps I`` is singular to working precision: its condition
+        estimate times ``eps_mach`` reaches ``SINGULAR_CONDITION_EPS``, or
+        the banded LU meets an exactly zero pivot. The message gives the
+        estimate and suggests a larger ``eps``. ``eps = 0`` with a softmax
+        cross-entropy head always raises it (adding a constant to the logits
+        of a sample leaves the loss unchanged, so ``H`` has null vectors).
     SingularBlockError
         With ``method="block"``: if a pivot block of the elimination has an
         exactly zero pivot, or the elimination breaks down (non-finite
-        result, or a backward error on ``K'`` above
-        ``BREAKDOWN_BACKWARD_ERROR``); the message names the layer where the
-        breakdown starts. Block elimination pivots only inside blocks, so this
-        can happen while ``H + eps I`` is nonsingular (derivation.md section
-        6); ``"auto"`` then falls back to the banded LU.
-    SingularHessianError
-        With ``"banded"`` or ``"auto"``: if ``H + eps I`` is singular to
-        working precision (an exactly zero pivot of the banded LU, or a
-        backward error above ``BREAKDOWN_BACKWARD_ERROR``); the message
-        gives the condition estimate and suggests a larger ``eps``.
+        result, or a backward error above ``BREAKDOWN_BACKWARD_ERROR`` on
+        ``K'``, or on ``H + eps I`` after refinement while a pivot block is
+        poorly conditioned); the message names the layer where the breakdown
+        starts and its reciprocal condition estimate. Block elimination
+        pivots only inside blocks, so this can happen while ``H + eps I`` is
+        nonsingular (derivation.md section 6); ``"auto"`` then falls back to
+        the banded LU.
+    InaccurateSolveError
+        If the answer, after refinement, still leaves a backward error above
+        ``BREAKDOWN_BACKWARD_ERROR`` on ``H + eps I`` while that matrix is
+        not singular to working precision: the augmented system disagrees
+        with the Hessian-vector product. Every solve is checked this way, so
+        a wrong block is an error, never a quiet answer.
 
     Warns
     -----
     scipy.linalg.LinAlgWarning
-        When the solve of the pivoted system leaves a backward error above
-        ``BACKWARD_ERROR_FACTOR * N * eps_mach``, naming the layer whose pivot
-        block is worst conditioned. Poorly conditioned pivot blocks alone are
-        common when ``eps`` is small against ``H`` and need not spoil the
-        answer, so they are not reported unless the backward error is.
+        When the returned ``x`` leaves a backward error on ``H + eps I``
+        above ``BACKWARD_ERROR_FACTOR * P * eps_mach`` (after refinement),
+        with the condition estimate. Poorly conditioned pivot blocks alone
+        are common when ``eps`` is small against ``H`` and need not spoil
+        the answer, so they are not reported unless the backward error is.
 
     Notes
     -----
-    Inputs are converted to float64; nothing the caller passed is modified.
+    Inputs are converted to float64 (float32 included: the answer is that of
+    the float64 problem with the same values, judged by float64
+    tolerances); nothing the caller passed is modified.
     """
     check_network(net)
     theta = net.check_params(theta)
     X, targets = net.check_batch(X, targets)
     v = check_vectors("v", v, net.n_params)
-    eps = check_eps(eps)
-    method = _check_method(method)
-    x, info = _solve(net.linearize(theta, X, targets), v, eps, 3, method)
+    eps = check_eps(eps, allow_zero=True)
+    method, refine = _check_method(method), _check_refine(refine)
+    x, info = _solve(net.linearize(theta, X, targets), v, eps, 3, method, refine)
     return (x, info) if return_info else x
 
 

@@ -251,8 +251,12 @@ def _block_list(blocks, name):
         ) from None
 
 
-def _read_block(block, name, expected_shape=None):
-    """One block as a new, read-only, finite float64 array of the right shape."""
+def _read_block(block, name, expected_shape=None, fits=""):
+    """One block as a new, read-only, finite float64 array of the right shape.
+
+    `fits` says where `expected_shape` comes from; it ends the message when
+    the shape is wrong.
+    """
     try:
         array = check_real_array(name, block)
     except ValueError as exc:
@@ -265,11 +269,20 @@ def _read_block(block, name, expected_shape=None):
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}")
     if expected_shape is not None and array.shape != expected_shape:
         raise ValueError(
-            f"{name}: expected shape {expected_shape}, got {array.shape}"
+            f"{name}: expected shape {expected_shape}, got {array.shape}{fits}"
         )
     check_finite(name, array)
     # check_real_array returned a new array: no reference to the user's data.
     return _read_only(np.ascontiguousarray(array))
+
+
+def _chain(name, row, column, sizes):
+    """Why the off-diagonal block `name` must have the shape it must."""
+    return (
+        f"; the blocks do not chain: {name} sits in the rows of diagonal[{row}] "
+        f"({sizes[row]} x {sizes[row]}) and the columns of diagonal[{column}] "
+        f"({sizes[column]} x {sizes[column]})"
+    )
 
 
 def _lu_solve(factor, rhs, block):
@@ -524,7 +537,7 @@ class BlockTridiagonal:
         If a list has the wrong length, a block is not 2-D, has an
         inconsistent or zero size, or holds NaN or inf.
     TypeError
-        If a block has a complex or non-numeric dtype, or a list is not a
+        If a block has a complex, float16 or non-numeric dtype, or a list is not a
         sequence.
 
     Notes
@@ -580,11 +593,13 @@ class BlockTridiagonal:
                 )
         sizes = tuple(int(d.shape[0]) for d in diagonal)
         lower = [
-            _read_block(e, f"lower[{k}]", (sizes[k + 1], sizes[k]))
+            _read_block(e, f"lower[{k}]", (sizes[k + 1], sizes[k]),
+                        _chain(f"lower[{k}]", k + 1, k, sizes))
             for k, e in enumerate(lower)
         ]
         upper = [
-            _read_block(f, f"upper[{k}]", (sizes[k], sizes[k + 1]))
+            _read_block(f, f"upper[{k}]", (sizes[k], sizes[k + 1]),
+                        _chain(f"upper[{k}]", k, k + 1, sizes))
             for k, f in enumerate(upper)
         ]
 

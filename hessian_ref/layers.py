@@ -296,6 +296,21 @@ def _softmax(U):
     return E / E.sum(axis=1, keepdims=True)
 
 
+def _float_label_detail(y):
+    """The end of the message on labels `y` of a non-integer dtype.
+
+    For float labels: the first one that is not a whole number or, if all of
+    them are, how to pass them; empty for any other dtype.
+    """
+    if y.dtype.kind != "f" or y.size == 0:
+        return ""
+    whole = np.isfinite(y) & (y == np.round(y))
+    if not np.all(whole):
+        index = int(np.flatnonzero(~whole)[0])
+        return f" ({y[index]} at index {index} is not a whole number)"
+    return " holding whole numbers; pass them as targets.astype(int)"
+
+
 class SoftmaxCrossEntropy(_Head):
     """Affine map to ``o`` logits, then the softmax cross-entropy.
 
@@ -317,12 +332,14 @@ class SoftmaxCrossEntropy(_Head):
             )
         if y.dtype.kind not in "iu":
             raise TypeError(
-                f"targets: expected integer class labels, got dtype {y.dtype}"
+                f"targets: expected integer class labels, got dtype "
+                f"{y.dtype}{_float_label_detail(y)}"
             )
         if batch and (y.min() < 0 or y.max() >= self.n_out):
-            bad = y[(y < 0) | (y >= self.n_out)][0]
+            index = int(np.flatnonzero((y < 0) | (y >= self.n_out))[0])
             raise ValueError(
-                f"targets: expected labels in 0..{self.n_out - 1}, got {bad}"
+                f"targets: expected labels in 0..{self.n_out - 1}, got "
+                f"{y[index]} at index {index}"
             )
         return y
 

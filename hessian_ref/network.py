@@ -103,6 +103,15 @@ def _check_overflow(value, l):
         )
 
 
+def _describe_sequence(value):
+    """A short description of `value` for a message: its type and length."""
+    if isinstance(value, np.ndarray):
+        return f"an ndarray of shape {value.shape}"
+    if isinstance(value, Sequence):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
 def check_network(net):
     """Raise TypeError unless `net` is an :class:`MLP`."""
     if not isinstance(net, MLP):
@@ -206,7 +215,7 @@ class MLP:
             if not isinstance(value, Sequence) or len(value) != self.depth:
                 raise ValueError(
                     f"{name}: expected a sequence of {self.depth} arrays (one per "
-                    f"layer), got {value!r:.60}"
+                    f"layer), got {_describe_sequence(value)}"
                 )
         return np.concatenate([
             layer.pack(W, c, name=f"weights[{l}], biases[{l}]")

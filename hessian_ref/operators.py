@@ -21,7 +21,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ._checks import check_eps, check_vectors
-from .augmented import _FactoredSystem
+from .augmented import _FactoredSystem, _check_refine
 from .hvp import hvp_from_blocks
 from .network import check_network
 
@@ -139,7 +139,7 @@ def damped_hessian_operator(net, theta, X, targets, eps):
     X : (B, h_0) ndarray
     targets : (B,) int ndarray or (B, h_L) ndarray
     eps : float
-        Damping added to the Hessian, ``eps > 0``.
+        Damping added to the Hessian, ``eps >= 0``.
 
     Returns
     -------
@@ -150,7 +150,7 @@ def damped_hessian_operator(net, theta, X, targets, eps):
     ------
     TypeError, ValueError
         As :func:`hessian_operator`, and if `eps` is not a finite number
-        ``> 0``.
+        ``>= 0``.
     FloatingPointError
         If the forward pass overflows.
 
@@ -178,7 +178,7 @@ def damped_hessian_operator(net, theta, X, targets, eps):
     >>> bool(np.allclose(A @ x, v))
     True
     """
-    eps = check_eps(eps)
+    eps = check_eps(eps, allow_zero=True)
     lin = _linearize(net, theta, X, targets)
     return _SymmetricOperator(
         lambda V: hvp_from_blocks(lin, V) + eps * V,
@@ -187,7 +187,7 @@ def damped_hessian_operator(net, theta, X, targets, eps):
     )
 
 
-def inverse_operator(net, theta, X, targets, eps):
+def inverse_operator(net, theta, X, targets, eps, refine="auto"):
     """``(H + eps I)^{-1}`` as a symmetric ``LinearOperator``, factored once.
 
     Parameters
@@ -197,32 +197,40 @@ def inverse_operator(net, theta, X, targets, eps):
     X : (B, h_0) ndarray
     targets : (B,) int ndarray or (B, h_L) ndarray
     eps : float
-        Damping added to the Hessian, ``eps > 0``.
+        Damping added to the Hessian, ``eps >= 0``.
+    refine : "auto" or int >= 0
+        Iterative refinement of each product, as in
+        :func:`hessian_ref.hessian_inverse_product`.
 
     Returns
     -------
     scipy.sparse.linalg.LinearOperator
         Shape ``(P, P)``, dtype float64. ``matvec`` and ``matmat`` return
         ``(H + eps I)^{-1} x`` for a ``(P,)`` or ``(P, k)`` real array, as
-        :func:`hessian_ref.hessian_inverse_product` would, but without
-        linearizing or factoring again.
+        :func:`hessian_ref.hessian_inverse_product` with
+        ``method="block"`` would, but without linearizing or factoring
+        again.
 
     Raises
     ------
     TypeError, ValueError
-        As :func:`damped_hessian_operator`; raised here, before any work.
+        As :func:`damped_hessian_operator`, and on an unknown `refine`;
+        raised here, before any work.
     SingularBlockError
         Here, if a pivot block of the elimination has an exactly zero pivot
         or the elimination overflows; at a product, if that solve breaks
-        down (backward error on ``K'`` above
+        down (backward error above
         ``hessian_ref.augmented.BREAKDOWN_BACKWARD_ERROR``). The message
         names the layer (derivation.md section 6).
+    SingularHessianError, InaccurateSolveError
+        At a product, as :func:`hessian_ref.hessian_inverse_product` raises
+        them.
 
     Warns
     -----
     scipy.linalg.LinAlgWarning
-        At a product whose backward error on ``K'`` exceeds
-        ``BACKWARD_ERROR_FACTOR * N * eps_mach``, as
+        At a product whose backward error on ``H + eps I`` exceeds
+        ``BACKWARD_ERROR_FACTOR * P * eps_mach`` after refinement, as
         :func:`hessian_ref.hessian_inverse_product` warns; the warning
         points at the caller of ``matvec`` or ``matmat``.
 
@@ -256,13 +264,14 @@ def inverse_operator(net, theta, X, targets, eps):
     >>> bool(np.allclose(x, x_cg))
     True
     """
-    eps = check_eps(eps)
+    eps = check_eps(eps, allow_zero=True)
+    refine = _check_refine(refine)
     lin = _linearize(net, theta, X, targets)
     system = _FactoredSystem(lin, eps)
     # a warning skips solve, this lambda, _SymmetricOperator._matvec (or
     # _matmat) and LinearOperator.matvec (or matmat): it names their caller
     return _SymmetricOperator(
-        lambda V: system.solve(V, stacklevel=5)[0],
+        lambda V: system.solve(V, stacklevel=5, refine=refine)[0],
         net.n_params,
         f"inverse damped Hessian operator (eps = {eps:g})",
     )

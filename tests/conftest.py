@@ -49,3 +49,22 @@ SHAPES = [
     ((3, 2, 2, 2, 2, 3), 2),  # depth 5
     ((2, 3, 3, 3, 3, 3, 2), 2),  # depth 6
 ]
+
+
+def plant_wrong_entry(monkeypatch, factor=1 + 1e-6):
+    """Make ``augmented.augmented_system`` build ``K'`` with its first entry
+    multiplied by `factor`: a defect that a solve's check on ``H + eps I``
+    must see. Unrefined solves then leave a backward error of about 1e-11
+    and warn; refinement with the true residual removes it."""
+    import hessian_ref.augmented as augmented
+    from hessian_ref.block_tridiagonal import BlockTridiagonal
+
+    real = augmented.augmented_system
+
+    def build(lin, eps):
+        K = real(lin, eps)
+        diagonal = [block.copy() for block in K.diagonal]
+        diagonal[0][0, 0] *= factor
+        return BlockTridiagonal(diagonal, K.lower, K.upper)
+
+    monkeypatch.setattr(augmented, "augmented_system", build)

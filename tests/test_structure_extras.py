@@ -27,7 +27,13 @@ raised.
 import numpy as np
 import pytest
 import scipy.linalg
-from conftest import MACHINE_EPS, SHAPES, assert_curvature_alive, make_problem
+from conftest import (
+    MACHINE_EPS,
+    SHAPES,
+    assert_curvature_alive,
+    make_problem,
+    plant_wrong_entry,
+)
 from scipy.linalg import LinAlgWarning
 
 from hessian_ref import MLP
@@ -376,18 +382,17 @@ def test_nearly_singular_slogdet_is_still_close():
     assert logabsdet == pytest.approx(expected.logabsdet, rel=1e-6)
 
 
-def test_inverse_product_still_warns_at_its_caller():
+def test_inverse_product_still_warns_at_its_caller(monkeypatch):
     # regression guard for moving _solve's body into a reusable object: the
     # warning must still name the caller's line, not the library's
-    net, theta, X, y, _, eps = first_block_breakdown()
-    v = np.random.default_rng(2).standard_normal(net.n_params)
-
-    message = "starts at the pivot block of layer 1,"
-    with pytest.warns(LinAlgWarning, match=message) as rec:
-        hessian_inverse_product(net, theta, X, y, v, eps * (1 + 1e-8),
-                                method="block")
-
-    assert rec[0].filename == __file__
+    net, theta, X, y = make_problem(rng, (3, 4, 2), batch=3)
+    plant_wrong_entry(monkeypatch)
+    v = np.ones(net.n_params)
+    for method in ("auto", "block", "banded"):
+        with pytest.warns(LinAlgWarning, match="on H \\+ eps I") as rec:
+            hessian_inverse_product(net, theta, X, y, v, 0.1, method=method,
+                                    refine=0)
+        assert rec[0].filename == __file__
 
 
 def test_counts_that_contradict_the_structure_are_refused(monkeypatch):
@@ -419,9 +424,8 @@ def test_a_bad_linearization_is_named(function):
 @pytest.mark.parametrize(
     "eps, error, message",
     [
-        (0.0, ValueError, "eps: expected a finite number > 0, got 0.0"),
-        (-1.0, ValueError, "eps: expected a finite number > 0, got -1.0"),
-        (np.nan, ValueError, "eps: expected a finite number > 0, got nan"),
+        (-1.0, ValueError, "eps: expected a finite number >?=? 0, got -1.0"),
+        (np.nan, ValueError, "eps: expected a finite number >?=? 0, got nan"),
         ("0.1", TypeError, "eps: expected a real number"),
     ],
 )
@@ -430,6 +434,15 @@ def test_a_bad_eps_is_named(function, eps, error, message):
     net, theta, X, t = make_problem(rng, (3, 2), batch=2)
     with pytest.raises(error, match=message):
         function(net.linearize(theta, X, t), eps)
+
+
+@pytest.mark.parametrize("function", [damped_hessian_slogdet, damped_hessian_inertia])
+def test_zero_eps_is_refused_where_it_must_be_positive(function):
+    # the matrix K_s' exists at eps = 0 (symmetric_augmented_system builds
+    # it); the determinant and inertia are stated for H + eps I with eps > 0
+    net, theta, X, t = make_problem(rng, (3, 2), batch=2)
+    with pytest.raises(ValueError, match="eps: expected a finite number > 0, got 0.0"):
+        function(net.linearize(theta, X, t), 0.0)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

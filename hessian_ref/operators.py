@@ -21,7 +21,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ._checks import check_eps, check_vectors
-from .augmented import _FactoredSystem, _check_refine
+from .augmented import _check_refine, _FactoredSystem
 from .hvp import hvp_from_blocks
 from .network import check_network
 

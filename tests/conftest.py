@@ -56,7 +56,7 @@ def plant_wrong_entry(monkeypatch, factor=1 + 1e-6):
     multiplied by `factor`: a defect that a solve's check on ``H + eps I``
     must see. Unrefined solves then leave a backward error of about 1e-11
     and warn; refinement with the true residual removes it."""
-    import hessian_ref.augmented as augmented
+    from hessian_ref import augmented
     from hessian_ref.block_tridiagonal import BlockTridiagonal
 
     real = augmented.augmented_system

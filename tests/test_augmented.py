@@ -17,7 +17,6 @@ from scipy.linalg import LinAlgWarning
 from hessian_ref import MLP
 from hessian_ref.augmented import (
     REFINE_TARGET,
-    InaccurateSolveError,
     SingularHessianError,
     augmented_system,
     hessian_inverse_product,

@@ -79,7 +79,50 @@ def _parser():
                      "(about a minute; for tests and CI)")
     rep.add_argument("--iris-only", action="store_true",
                      help="only the Iris checks, not the paper's claims")
+    exp = commands.add_parser(
+        "export", help="write the standard golden cases (one .npz per case)")
+    exp.add_argument("directory", type=_output_directory,
+                     help="directory that receives the case files")
+    chk = commands.add_parser(
+        "check", help="check another implementation's answers against golden "
+        "cases; exits 1 if anything fails")
+    chk.add_argument("cases", help="a case file, or a directory of them")
+    chk.add_argument("answers", help="directory of answer files, named as the "
+                     "cases, holding any of loss, gradient, hvp, inverse_hvp, "
+                     "hessian")
+    chk.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     return parser
+
+
+def _export(args):
+    from .validate import export_suite
+
+    print(f"hessian-ref {__version__}: writing the standard cases to "
+          f"{args.directory}")
+    paths = export_suite(args.directory,
+                         progress=lambda name: print(f"- {name}", flush=True))
+    print(f"wrote {len(paths)} cases")
+    return 0
+
+
+def _check(args):
+    from .validate import check_directory, report_json
+
+    if not os.path.isdir(args.answers):
+        print(f"answers: expected a directory of answer files, got "
+              f"{args.answers!r}", file=sys.stderr)
+        return 2
+    try:
+        report = check_directory(args.cases, args.answers)
+    except (FileNotFoundError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    for line in report.lines():
+        print(line)
+    if args.json:
+        report_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0 if report.passed else 1
 
 
 def _reproduce(args):
@@ -246,6 +289,10 @@ def main(argv=None):
         return 2
     if args.command == "reproduce":
         return _reproduce(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "check":
+        return _check(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

@@ -50,6 +50,19 @@ def _output_directory(text):
     return text
 
 
+def _layout(text):
+    from .layouts import Layout
+
+    parts = text.split(",")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(
+            f"expected WEIGHTS,BIAS,ORDER such as in_out,first,C, got {text}")
+    try:
+        return Layout(*parts)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="hessian-ref",
@@ -91,6 +104,11 @@ def _parser():
                      "cases, holding any of loss, gradient, hvp, inverse_hvp, "
                      "hessian")
     chk.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    chk.add_argument("--layout", type=_layout, metavar="WEIGHTS,BIAS,ORDER",
+                     help="parameter layout of the answers: weights out_in or "
+                     "in_out, bias last or first, order C or F (default "
+                     "out_in,last,C, hessian_ref's; a Flax pytree raveled is "
+                     "in_out,first,C)")
     return parser
 
 
@@ -113,7 +131,7 @@ def _check(args):
               f"{args.answers!r}", file=sys.stderr)
         return 2
     try:
-        report = check_directory(args.cases, args.answers)
+        report = check_directory(args.cases, args.answers, args.layout)
     except (FileNotFoundError, ValueError) as error:
         print(error, file=sys.stderr)
         return 2

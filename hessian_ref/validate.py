@@ -618,12 +618,34 @@ def _solve_diagnosis(case, answer, tolerance):
     return ""
 
 
-def check_answers(case, answers):
-    """A :class:`CaseReport` for `answers` (a dict of quantities) on `case`."""
+def _from_layout(case, answers, layout):
+    """`answers` with every parameter-indexed array moved from `layout` to
+    hessian_ref's (arrays of the wrong size are left for the check to name)."""
+    from .layouts import HESSIAN_REF, convert, convert_matrix
+
+    P = len(case.theta)
+    moved = dict(answers)
+    for q in ("gradient", "hvp", "inverse_hvp"):
+        if q in moved and np.shape(moved[q]) == (P,):
+            moved[q] = convert(moved[q], case.widths, layout, HESSIAN_REF)
+    if "hessian" in moved and np.shape(moved["hessian"]) == (P, P):
+        moved["hessian"] = convert_matrix(moved["hessian"], case.widths, layout,
+                                          HESSIAN_REF)
+    return moved
+
+
+def check_answers(case, answers, layout=None):
+    """A :class:`CaseReport` for `answers` (a dict of quantities) on `case`.
+
+    `layout` (a :class:`hessian_ref.layouts.Layout`) is the parameter layout
+    of the answers; default hessian_ref's.
+    """
     unknown = sorted(set(answers) - set(QUANTITIES))
     if unknown:
         return CaseReport(case.name, (), problem=(
             f"expected answers among {QUANTITIES}, got unknown keys {unknown}"))
+    if layout is not None:
+        answers = _from_layout(case, answers, layout)
     reports = tuple(_check_quantity(case, q, answers[q])
                     for q in QUANTITIES if q in answers and q in case.expected)
     not_checked = tuple(q for q in QUANTITIES
@@ -646,10 +668,10 @@ def _case_paths(cases_dir):
     return paths
 
 
-def check_directory(cases_dir, answers_dir):
+def check_directory(cases_dir, answers_dir, layout=None):
     """Check the answer files in `answers_dir` against the cases in
     `cases_dir` (a directory or one case file): a :class:`Report`. A case
-    without an answer file fails."""
+    without an answer file fails. `layout` as in :func:`check_answers`."""
     reports = []
     for path in _case_paths(cases_dir):
         case = load_case(path)
@@ -663,7 +685,7 @@ def check_directory(cases_dir, answers_dir):
         except ValueError as error:
             reports.append(CaseReport(case.name, (), problem=str(error)))
             continue
-        reports.append(check_answers(case, answers))
+        reports.append(check_answers(case, answers, layout))
     return Report(tuple(reports))
 
 

@@ -297,3 +297,36 @@ def test_validate_names_a_bad_implementation(suite):
     report = validate(lambda case: [1, 2], suite[:1])
     assert not report.passed
     assert "return a dict, got list" in report.cases[0].problem
+
+
+def test_answers_in_another_layout_are_converted_before_the_check(tmp_path, suite,
+                                                                  exported, capsys):
+    from hessian_ref.layouts import (
+        FLAX_RAVEL_PYTREE,
+        HESSIAN_REF,
+        convert,
+        convert_matrix,
+    )
+
+    cases = [c for c in suite if "hessian" in c.expected][:3]
+    out = tmp_path / "flax"
+    out.mkdir()
+    for case in cases:
+        answers = dense_answers(case)
+        moved = {"loss": answers["loss"],
+                 "hessian": convert_matrix(answers["hessian"], case.widths,
+                                           HESSIAN_REF, FLAX_RAVEL_PYTREE)}
+        for q in ("gradient", "hvp", "inverse_hvp"):
+            moved[q] = convert(answers[q], case.widths, HESSIAN_REF, FLAX_RAVEL_PYTREE)
+        np.savez(out / f"{case.name}.npz", **moved)
+        # read as hessian_ref's layout they fail; converted they pass
+        assert not check_answers(case, moved).passed
+        assert check_answers(case, moved, FLAX_RAVEL_PYTREE).passed
+    cases_dir = tmp_path / "cases"
+    for case in cases:
+        save_case(case, cases_dir)
+    assert main(["check", str(cases_dir), str(out), "--layout", "in_out,first,C"]) == 0
+    assert main(["check", str(cases_dir), str(out)]) == 1
+    with pytest.raises(SystemExit):
+        main(["check", str(cases_dir), str(out), "--layout", "in_out,first"])
+    assert "expected WEIGHTS,BIAS,ORDER" in capsys.readouterr().err

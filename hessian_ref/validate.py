@@ -60,13 +60,13 @@ DENSE_HESSIAN_MAX_PARAMS = 400
 
 #: Every key of a case file, and what it holds.
 CASE_KEYS = {
-    "format_version": "int, FORMAT_VERSION",
+    "format_version": "int, the format version (1)",
     "name": "str, the case's name (also its file name)",
     "description": "str, what the case exercises",
     "widths": "int array (h_0, ..., h_L): input, hidden and output widths",
     "activations": "str array, the activation of each hidden layer (L - 1 names)",
     "loss": "str, 'cross_entropy' (softmax, integer labels) or 'squared_error' "
-            "((1/2) ||U - t||^2 per sample)",
+            "(half the squared norm of U - t per sample)",
     "reduction": "str, 'mean' or 'sum' over the batch",
     "layout": "str, the layout of every parameter-indexed array",
     "W_l, b_l": "float arrays, layer l = 1..L: weights (h_l, h_{l-1}) and bias",

@@ -330,3 +330,10 @@ def test_answers_in_another_layout_are_converted_before_the_check(tmp_path, suit
     with pytest.raises(SystemExit):
         main(["check", str(cases_dir), str(out), "--layout", "in_out,first"])
     assert "expected WEIGHTS,BIAS,ORDER" in capsys.readouterr().err
+
+
+def test_the_readme_documents_every_key_of_a_case():
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    for key, content in CASE_KEYS.items():
+        shown = "`W_l`, `b_l`" if key == "W_l, b_l" else f"`{key}`"
+        assert f"| {shown} | {content} |" in readme, key

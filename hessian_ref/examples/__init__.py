@@ -1,0 +1,1 @@
+"""Examples of other implementations checked against hessian_ref's golden cases."""

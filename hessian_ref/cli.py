@@ -92,6 +92,16 @@ def _parser():
                      "(about a minute; for tests and CI)")
     rep.add_argument("--iris-only", action="store_true",
                      help="only the Iris checks, not the paper's claims")
+    ben = commands.add_parser(
+        "bench", help="time the structured solve against dense, conjugate "
+        "gradients and the LAPACK floor; write bench.json and figures")
+    ben.add_argument("--out", type=_output_directory, default=".",
+                     help="directory that receives paper/bench.json and "
+                     "figures/bench_*.{png,svg} (default .)")
+    ben.add_argument("--quick", action="store_true",
+                     help="small sweeps (seconds; for tests)")
+    ben.add_argument("--repeats", type=_positive_int, default=3,
+                     help="runs per timing, the median kept (default 3)")
     exp = commands.add_parser(
         "export", help="write the standard golden cases (one .npz per case)")
     exp.add_argument("directory", type=_output_directory,
@@ -110,6 +120,48 @@ def _parser():
                      "out_in,last,C, hessian_ref's; a Flax pytree raveled is "
                      "in_out,first,C)")
     return parser
+
+
+def _bench(args):
+    from .bench import run_bench
+    from .figures import plot_bench
+
+    print(f"hessian-ref {__version__}: benchmark"
+          + (" (quick)" if args.quick else ""))
+    result = run_bench(quick=args.quick, repeats=args.repeats,
+                       progress=lambda step: print(f"- {step}", flush=True))
+    blas = ", ".join(f"{b['internal_api']} {b['version']} ({b['num_threads']} "
+                     f"thread{'s' if b['num_threads'] != 1 else ''} of "
+                     f"{result['machine']['cpus']} cpus)"
+                     for b in result["machine"]["blas"])
+    print(f"BLAS: {blas}; timings single-threaded, medians of {args.repeats}")
+    print()
+    routes = ("structured", "elimination", "lapack_floor", "dense", "cg", "hvp",
+              "gradient")
+    print("| depth | P | block | " + " | ".join(routes) + " | dense / structured |")
+    print("| ---: " * (len(routes) + 4) + "|")
+    for p in result["depth"]:
+        sec = p["seconds"]
+        cells = [f"{sec[r]:.2e}" if r in sec else "-" for r in routes]
+        ratio = (f"{sec['dense'] / sec['structured']:.0f}" if "dense" in sec
+                 else "-")
+        print(f"| {p['depth']} | {p['n_params']} | {p['block_size']} | "
+              + " | ".join(cells) + f" | {ratio} |")
+    print()
+    for t in result["targets"]:
+        mark = "met" if t["passed"] else "MISSED"
+        print(f"{mark}: {t['target']}: {t['measured']:.3g} ({t['kind']} "
+              f"{t['bound']:g}; {t['detail']})")
+    paper = os.path.join(args.out, "paper")
+    os.makedirs(paper, exist_ok=True)
+    path = os.path.join(paper, "bench_quick.json" if args.quick else "bench.json")
+    with open(path, "w") as f:
+        json.dump(_rounded(result), f, indent=1)
+    figures = plot_bench(result, os.path.join(args.out, "figures", "bench"))
+    for written in [path, *figures]:
+        print(f"wrote {written}")
+    print(f"benchmark done in {result['seconds_total']:.0f} s")
+    return 0
 
 
 def _export(args):
@@ -309,6 +361,8 @@ def main(argv=None):
         return _reproduce(args)
     if args.command == "export":
         return _export(args)
+    if args.command == "bench":
+        return _bench(args)
     if args.command == "check":
         return _check(args)
     raise AssertionError(f"unhandled command {args.command!r}")

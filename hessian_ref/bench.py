@@ -1,0 +1,293 @@
+"""``hessian-ref bench``: the structured solve against dense, conjugate
+gradients and the LAPACK floor, measured side by side in one run.
+
+Routes, each from the network, its parameters and the batch unless said:
+
+* ``structured``: :func:`~hessian_ref.hessian_inverse_product` with block
+  elimination, the paper's method, unrefined (``method="block"``,
+  ``refine=0``) but judged by its backward error on ``H + eps I``;
+* ``elimination``: the same solve from an existing linearization with no
+  judgement: build ``K'``, factor it block by block, solve one right-hand
+  side (what the LAPACK floor is compared with);
+* ``lapack_floor``: the per-block ``dgetrf``, ``dgetrs`` and ``dgemm`` calls
+  that block elimination makes, on random blocks of the same sizes and
+  nothing else (:func:`hessian_ref.measure.lapack_floor_seconds`);
+* ``dense``: ``H`` materialised from Hessian-vector products, then
+  ``numpy.linalg.solve``;
+* ``cg``: conjugate gradients on Hessian-vector products to a relative
+  residual of ``CG_RTOL``, at most ``CG_MAX_ITERATIONS`` iterations (the
+  count and whether it converged are recorded; ``H + eps I`` need not be
+  definite, and then CG may fail, which is recorded too);
+* ``hvp`` and ``gradient``: one Hessian-vector product and one gradient.
+
+Times are medians of `repeats` runs with the BLAS limited to one thread
+(threadpoolctl; the library and thread count are recorded); peak memory is
+what ``tracemalloc`` sees NumPy allocate during one run. Nothing here
+prints; `progress` reports what runs. The targets of the benchmark are
+evaluated by :func:`targets` as ratios from the same run, never as timed
+assertions.
+"""
+
+import itertools
+import os
+import platform
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse.linalg
+from scipy.linalg import LinAlgWarning
+from threadpoolctl import threadpool_limits
+
+from .augmented import augmented_system, hessian_inverse_product, pivot_permutation
+from .figures import loglog_slope
+from .hvp import hessian_vector_product
+from .measure import (
+    blas_info,
+    dense_inverse_product,
+    lapack_floor_seconds,
+    median_seconds,
+    peak_bytes,
+    tall_skinny_problem,
+)
+from .operators import damped_hessian_operator
+
+__all__ = ["CG_MAX_ITERATIONS", "CG_RTOL", "SETTINGS", "run_bench", "targets"]
+
+#: Relative residual conjugate gradients is run to.
+CG_RTOL = 1e-8
+
+#: Most conjugate-gradient iterations per solve.
+CG_MAX_ITERATIONS = 5000
+
+#: The sweeps of a full and of a quick run.
+SETTINGS = {
+    "full": {
+        "depths": (8, 16, 32, 64, 128, 256, 512, 1024),
+        "widths": (2, 4, 8, 12, 16, 24),
+        "batches": (1, 2, 4, 8, 16),
+        "dense_max_params": 6000,
+        "cg_max_params": 3000,
+        "rhs": 32,
+    },
+    "quick": {
+        "depths": (8, 16, 32),
+        "widths": (2, 4, 8),
+        "batches": (1, 2, 4),
+        "dense_max_params": 1000,
+        "cg_max_params": 1000,
+        "rhs": 4,
+    },
+}
+
+WIDTH, BATCH, EPS = 4, 2, 1e-2  # Iris-like widths, batch 2
+
+
+def _sizes(net, batch):
+    a = net.state_sizes(batch)[1:]
+    return [p + 2 * a_l for p, a_l in zip(net.p, a)]
+
+
+def _band_bytes(sizes):
+    off_diagonal = sum(x * y for x, y in itertools.pairwise(sizes))
+    return 8 * (sum(s * s for s in sizes) + 2 * off_diagonal)
+
+
+def _elimination(lin, v, eps):
+    """Bare block elimination from a linearization: ``x`` only."""
+    P = sum(lin.p)
+    K = augmented_system(lin, eps)
+    rhs = np.zeros(K.shape[0])
+    rhs[:P] = v
+    perm = pivot_permutation(lin.p, lin.a[1:])
+    s = np.empty(K.shape[0])
+    s[perm] = K.factor().solve(rhs[perm])
+    return s[:P]
+
+
+def _cg(net, theta, X, t, v, eps):
+    A = damped_hessian_operator(net, theta, X, t, eps)
+    count = [0]
+
+    def callback(_):
+        count[0] += 1
+
+    x, info = scipy.sparse.linalg.cg(A, v, rtol=CG_RTOL, maxiter=CG_MAX_ITERATIONS,
+                                     callback=callback)
+    return x, count[0], info == 0
+
+
+def _depth_point(depth, repeats, dense_max, cg_max):
+    net, theta, X, t = tall_skinny_problem(depth, WIDTH, BATCH)
+    v = np.random.default_rng(depth).standard_normal(net.n_params)
+    lin = net.linearize(theta, X, t)
+    sizes = _sizes(net, BATCH)
+    P = net.n_params
+    routes = {
+        "structured": lambda: hessian_inverse_product(net, theta, X, t, v, EPS,
+                                                      method="block", refine=0),
+        "elimination": lambda: _elimination(lin, v, EPS),
+        "hvp": lambda: hessian_vector_product(net, theta, X, t, v),
+        "gradient": lambda: net.gradient(theta, X, t),
+    }
+    point = {"depth": depth, "n_params": P, "block_size": max(sizes),
+             "band_bytes": _band_bytes(sizes), "seconds": {}, "peak_bytes": {}}
+    for name, f in routes.items():
+        point["seconds"][name] = median_seconds(f, repeats)
+    point["seconds"]["lapack_floor"] = lapack_floor_seconds(sizes, repeats)
+    for name in ("structured", "elimination"):
+        point["peak_bytes"][name] = peak_bytes(routes[name])
+    if P <= dense_max:
+        dense = lambda: dense_inverse_product(net, theta, X, t, v, EPS)
+        point["seconds"]["dense"] = median_seconds(dense, 1)
+        point["peak_bytes"]["dense"] = peak_bytes(dense)
+    if P <= cg_max:
+        start = time.perf_counter()
+        _, iterations, converged = _cg(net, theta, X, t, v, EPS)
+        point["seconds"]["cg"] = time.perf_counter() - start
+        point["cg_iterations"], point["cg_converged"] = iterations, converged
+    return point
+
+
+def _width_point(width, repeats):
+    net, theta, X, t = tall_skinny_problem(4, width, BATCH)
+    v = np.random.default_rng(width).standard_normal(net.n_params)
+    lin = net.linearize(theta, X, t)
+    sizes = _sizes(net, BATCH)
+    return {"width": width, "n_params": net.n_params, "block_size": max(sizes),
+            "seconds": {
+                "elimination": median_seconds(lambda: _elimination(lin, v, EPS),
+                                              repeats),
+                "lapack_floor": lapack_floor_seconds(sizes, repeats)}}
+
+
+def _batch_point(batch, repeats):
+    net, theta, X, t = tall_skinny_problem(16, WIDTH, batch)
+    v = np.random.default_rng(batch).standard_normal(net.n_params)
+    lin = net.linearize(theta, X, t)
+    sizes = _sizes(net, batch)
+    return {"batch": batch, "block_size": max(sizes), "seconds": {
+        "elimination": median_seconds(lambda: _elimination(lin, v, EPS), repeats),
+        "lapack_floor": lapack_floor_seconds(sizes, repeats)}}
+
+
+def _many_rhs(k, repeats):
+    net, theta, X, t = tall_skinny_problem(64, WIDTH, BATCH)
+    V = np.random.default_rng(0).standard_normal((net.n_params, k))
+
+    def together():
+        hessian_inverse_product(net, theta, X, t, V, EPS, method="block", refine=0)
+
+    def one_by_one():
+        for j in range(k):
+            hessian_inverse_product(net, theta, X, t, V[:, j], EPS, method="block",
+                                    refine=0)
+
+    return {"rhs": k, "depth": 64, "seconds": {
+        "together": median_seconds(together, repeats),
+        "one_by_one": median_seconds(one_by_one, repeats)}}
+
+
+def run_bench(quick=False, repeats=3, progress=None, threads=1):
+    """Run every sweep; returns a JSON-ready dict (see the module docstring).
+
+    Parameters
+    ----------
+    quick : bool
+        Small sweeps (seconds), for tests.
+    repeats : int
+        Runs per timing; the median is kept.
+    progress : callable, optional
+        Called with a short description of each step.
+    threads : int
+        BLAS threads.
+    """
+    settings = SETTINGS["quick" if quick else "full"]
+    say = progress if progress is not None else (lambda _: None)
+    start = time.perf_counter()
+    with threadpool_limits(limits=threads, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)
+        result = {
+            "quick": quick, "repeats": repeats, "eps": EPS, "width": WIDTH,
+            "batch": BATCH,
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                        "python": platform.python_version(),
+                        "numpy": np.__version__, "blas": blas_info()},
+            "depth": [], "width_sweep": [], "batch_sweep": [],
+        }
+        for depth in settings["depths"]:
+            say(f"depth {depth}")
+            result["depth"].append(_depth_point(depth, repeats,
+                                                settings["dense_max_params"],
+                                                settings["cg_max_params"]))
+        for width in settings["widths"]:
+            say(f"width {width}")
+            result["width_sweep"].append(_width_point(width, repeats))
+        for batch in settings["batches"]:
+            say(f"batch {batch}")
+            result["batch_sweep"].append(_batch_point(batch, repeats))
+        say(f"{settings['rhs']} right-hand sides")
+        result["many_rhs"] = _many_rhs(settings["rhs"], repeats)
+    result["targets"] = targets(result)
+    result["seconds_total"] = time.perf_counter() - start
+    return result
+
+
+def _target(name, measured, bound, kind, detail):
+    passed = measured <= bound if kind == "at most" else measured >= bound
+    return {"target": name, "measured": float(measured), "bound": float(bound),
+            "kind": kind, "passed": bool(passed), "detail": detail}
+
+
+def targets(result):
+    """The benchmark's targets, each as a ratio or slope from `result`."""
+    points = result["depth"]
+    depths = np.array([p["depth"] for p in points], dtype=float)
+
+    def series(route, key="seconds"):
+        return np.array([p[key].get(route, np.nan) for p in points], dtype=float)
+
+    out = []
+    deep = depths >= 16
+    out.append(_target(
+        "structured time against depth (16 and deeper): log-log slope",
+        loglog_slope(depths[deep], series("structured")[deep]), 1.1, "at most",
+        "linear in depth"))
+    dense_ratio = series("dense") / series("structured")
+    where = [k for k, d in enumerate(depths) if d == 256 and np.isfinite(dense_ratio[k])]
+    k = where[0] if where else int(np.nanargmax(np.where(np.isfinite(dense_ratio),
+                                                         depths, -1)))
+    out.append(_target(
+        f"dense time / structured time at depth {int(depths[k])}", dense_ratio[k],
+        100.0, "at least", "the paper's point; the target is set at depth 256"))
+    for label, pts, bound in (
+            ("blocks of 64 rows or more", [p for p in result["width_sweep"]
+                                           + result["batch_sweep"]
+                                           if p["block_size"] >= 64], 2.0),
+            ("blocks under 64 rows", [p for p in result["depth"]
+                                      + result["width_sweep"]
+                                      + result["batch_sweep"]
+                                      if p["block_size"] < 64], 5.0)):
+        ratios = [p["seconds"]["elimination"] / p["seconds"]["lapack_floor"]
+                  for p in pts]
+        if ratios:
+            out.append(_target(
+                f"elimination time / LAPACK floor, {label} (worst)", max(ratios),
+                bound, "at most", f"over {len(ratios)} networks"))
+    peaks = series("structured", "peak_bytes")
+    band = np.array([p["band_bytes"] for p in points], dtype=float)
+    out.append(_target("structured peak memory against depth: log-log slope",
+                       loglog_slope(depths[deep], peaks[deep]), 1.1, "at most",
+                       "linear in depth"))
+    out.append(_target("structured peak memory / band storage of K' (worst)",
+                       float(np.nanmax(peaks / band)), 3.0, "at most",
+                       "the blocks, their factors and the products"))
+    out.append(_target("Hessian-vector product time / gradient time (worst)",
+                       float(np.nanmax(series("hvp") / series("gradient"))), 3.0,
+                       "at most", "two sweeps against one"))
+    many = result["many_rhs"]
+    out.append(_target(
+        f"{many['rhs']} right-hand sides together / one by one",
+        many["seconds"]["together"] / many["seconds"]["one_by_one"], 0.5,
+        "at most", "one factorization shared"))
+    return out

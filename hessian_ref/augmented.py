@@ -173,7 +173,7 @@ def augmented_system(lin, eps):
             F[w_below, x] = -blk.R.T
             F[w_below, w] = -blk.G.T
             upper.append(F)
-    return BlockTridiagonal(diagonal, lower, upper)
+    return BlockTridiagonal._from_owned_blocks(diagonal, lower, upper)
 
 
 @dataclass(frozen=True)

@@ -610,6 +610,24 @@ class BlockTridiagonal:
         self._offsets = tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)]))
 
     @classmethod
+    def _from_owned_blocks(cls, diagonal, lower, upper):
+        """A matrix of blocks the library has just built and owns: float64,
+        finite, of chaining shapes. They are made read-only and kept without
+        the copies and checks of the constructor, which cost more than the
+        LAPACK work on small blocks."""
+        matrix = cls.__new__(cls)
+        for blocks in (diagonal, lower, upper):
+            for block in blocks:
+                block.flags.writeable = False
+        matrix._diagonal = tuple(diagonal)
+        matrix._lower = tuple(lower)
+        matrix._upper = tuple(upper)
+        matrix._sizes = tuple(int(d.shape[0]) for d in diagonal)
+        matrix._offsets = tuple(
+            int(o) for o in np.concatenate([[0], np.cumsum(matrix._sizes)]))
+        return matrix
+
+    @classmethod
     def from_dense(cls, A, sizes, check_band=True):
         """Cut a dense matrix into blocks of the given sizes.
 

@@ -136,8 +136,8 @@ def _bench(args):
                      for b in result["machine"]["blas"])
     print(f"BLAS: {blas}; timings single-threaded, medians of {args.repeats}")
     print()
-    routes = ("structured", "elimination", "lapack_floor", "dense", "cg", "hvp",
-              "gradient")
+    routes = ("structured", "unjudged", "elimination", "lapack_floor", "dense", "cg",
+              "hvp", "gradient")
     print("| depth | P | block | " + " | ".join(routes) + " | dense / structured |")
     print("| ---: " * (len(routes) + 4) + "|")
     for p in result["depth"]:

@@ -869,6 +869,7 @@ def plot_bench(result, stem):
     depths = np.array([p["depth"] for p in points], dtype=float)
     looks = {
         "structured": ("structured solve (judged)", "tab:blue", "o"),
+        "unjudged": ("structured solve, not judged", "tab:cyan", "D"),
         "elimination": ("block elimination alone", "tab:purple", "v"),
         "lapack_floor": ("LAPACK floor", "0.4", "x"),
         "dense": ("dense solve", "tab:orange", "s"),

@@ -258,8 +258,9 @@ def targets(result):
         loglog_slope(depths[deep], series("structured")[deep]), 1.1, "at most",
         "linear in depth"))
     for route, words in (("unjudged", "the paper's method alone"),
-                         ("structured", "judged: residual, norm and condition "
-                          "estimates by Hessian-vector products and solves")):
+                         ("structured", ("judged: residual, norm and condition "
+                                         "estimates by Hessian-vector products "
+                                         "and solves"))):
         dense_ratio = series("dense") / series(route)
         where = [k for k, d in enumerate(depths)
                  if d == 256 and np.isfinite(dense_ratio[k])]

@@ -19,7 +19,7 @@ def test_every_route_is_timed_at_every_depth(result):
     assert [p["depth"] for p in result["depth"]] == list(quick["depths"])
     for p in result["depth"]:
         for route in ("structured", "unjudged", "elimination", "lapack_floor", "hvp",
-                      "gradient"):
+                      "hvp_on_blocks", "gradient"):
             assert 0 < p["seconds"][route] < 60, (p["depth"], route)
         assert p["n_params"] <= quick["dense_max_params"]
         assert p["seconds"]["dense"] > 0 and p["seconds"]["cg"] > 0
@@ -40,7 +40,7 @@ def test_sweeps_grow_the_blocks(result):
 
 def test_every_target_is_evaluated_from_the_run(result):
     listed = result["targets"]
-    assert len(listed) == 9
+    assert len(listed) == 10
     for t in listed:
         assert math.isfinite(t["measured"]) and t["kind"] in ("at most", "at least")
         assert t["passed"] == (t["measured"] <= t["bound"] if t["kind"] == "at most"
@@ -54,6 +54,6 @@ def test_the_command_writes_json_and_figures(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "BLAS:" in out and "structured time against depth" in out
     data = json.loads((tmp_path / "paper" / "bench_quick.json").read_text())
-    assert len(data["targets"]) == 9
+    assert len(data["targets"]) == 10
     assert (tmp_path / "figures" / "bench.png").stat().st_size > 10_000
     assert (tmp_path / "figures" / "bench.svg").exists()

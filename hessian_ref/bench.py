@@ -9,9 +9,9 @@ Routes, each from the network, its parameters and the batch unless said:
 * ``unjudged``: the paper's method alone, from the network: linearize,
   build ``K'``, factor it block by block, solve (no backward error, no
   condition estimate);
-* ``elimination``: the same solve from an existing linearization with no
-  judgement: build ``K'``, factor it block by block, solve one right-hand
-  side (what the LAPACK floor is compared with);
+* ``elimination``: block elimination of an already built ``K'`` and one
+  solve, with no judgement: the LAPACK floor's calls and the bookkeeping
+  around them (what the floor is compared with);
 * ``lapack_floor``: the per-block ``dgetrf``, ``dgetrs`` and ``dgemm`` calls
   that block elimination makes, on random blocks of the same sizes and
   nothing else (:func:`hessian_ref.measure.lapack_floor_seconds`);
@@ -100,13 +100,24 @@ def _band_bytes(sizes):
 
 def _elimination(lin, v, eps):
     """Bare block elimination from a linearization: ``x`` only."""
+    return _factor_and_solve(*_pivoted_system(lin, v, eps))
+
+
+def _pivoted_system(lin, v, eps):
+    """``K'``, its right-hand side ``Pi (v, 0, 0)`` and the pivot."""
     P = sum(lin.p)
     K = augmented_system(lin, eps)
     rhs = np.zeros(K.shape[0])
     rhs[:P] = v
     perm = pivot_permutation(lin.p, lin.a[1:])
+    return K, rhs[perm], perm, P
+
+
+def _factor_and_solve(K, rhs, perm, P):
+    """Block elimination of a built ``K'`` and one solve: the LAPACK floor's
+    calls, and the bookkeeping around them."""
     s = np.empty(K.shape[0])
-    s[perm] = K.factor().solve(rhs[perm])
+    s[perm] = K.factor().solve(rhs)
     return s[:P]
 
 
@@ -126,13 +137,14 @@ def _depth_point(depth, repeats, dense_max, cg_max):
     net, theta, X, t = tall_skinny_problem(depth, WIDTH, BATCH)
     v = np.random.default_rng(depth).standard_normal(net.n_params)
     lin = net.linearize(theta, X, t)
+    system = _pivoted_system(lin, v, EPS)
     sizes = _sizes(net, BATCH)
     P = net.n_params
     routes = {
         "structured": lambda: hessian_inverse_product(net, theta, X, t, v, EPS,
                                                       method="block", refine=0),
         "unjudged": lambda: _elimination(net.linearize(theta, X, t), v, EPS),
-        "elimination": lambda: _elimination(lin, v, EPS),
+        "elimination": lambda: _factor_and_solve(*system),
         "hvp": lambda: hessian_vector_product(net, theta, X, t, v),
         "hvp_on_blocks": lambda: hvp_from_blocks(lin, v),
         "gradient": lambda: net.gradient(theta, X, t),
@@ -159,11 +171,11 @@ def _depth_point(depth, repeats, dense_max, cg_max):
 def _width_point(width, repeats):
     net, theta, X, t = tall_skinny_problem(4, width, BATCH)
     v = np.random.default_rng(width).standard_normal(net.n_params)
-    lin = net.linearize(theta, X, t)
+    system = _pivoted_system(net.linearize(theta, X, t), v, EPS)
     sizes = _sizes(net, BATCH)
     return {"width": width, "n_params": net.n_params, "block_size": max(sizes),
             "seconds": {
-                "elimination": median_seconds(lambda: _elimination(lin, v, EPS),
+                "elimination": median_seconds(lambda: _factor_and_solve(*system),
                                               repeats),
                 "lapack_floor": lapack_floor_seconds(sizes, repeats)}}
 
@@ -171,10 +183,10 @@ def _width_point(width, repeats):
 def _batch_point(batch, repeats):
     net, theta, X, t = tall_skinny_problem(16, WIDTH, batch)
     v = np.random.default_rng(batch).standard_normal(net.n_params)
-    lin = net.linearize(theta, X, t)
+    system = _pivoted_system(net.linearize(theta, X, t), v, EPS)
     sizes = _sizes(net, batch)
     return {"batch": batch, "block_size": max(sizes), "seconds": {
-        "elimination": median_seconds(lambda: _elimination(lin, v, EPS), repeats),
+        "elimination": median_seconds(lambda: _factor_and_solve(*system), repeats),
         "lapack_floor": lapack_floor_seconds(sizes, repeats)}}
 
 

@@ -899,6 +899,7 @@ def plot_bench(result, stem):
     right.axhline(2, color="0.5", lw=0.8, ls="--")
     right.axhline(5, color="0.5", lw=0.8, ls=":")
     right.axvline(64, color="0.8", lw=0.8)
+    right.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     right.set_ylim(bottom=0)
     right.grid(True, which="major", color="0.9", lw=0.6)
     right.set_xlabel("largest block p_l + 2 a_l (rows)")

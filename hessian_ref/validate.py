@@ -37,6 +37,7 @@ __all__ = [
     "CaseReport",
     "QuantityReport",
     "Report",
+    "case_paths",
     "check_answers",
     "check_directory",
     "export_suite",
@@ -654,7 +655,9 @@ def check_answers(case, answers, layout=None):
     return CaseReport(case.name, reports, not_checked, problem)
 
 
-def _case_paths(cases_dir):
+def case_paths(cases_dir):
+    """`cases_dir` itself if it is a file, else the ``.npz`` files in it,
+    sorted; FileNotFoundError names what is missing."""
     if os.path.isfile(cases_dir):
         return [cases_dir]
     if not os.path.isdir(cases_dir):
@@ -673,7 +676,7 @@ def check_directory(cases_dir, answers_dir, layout=None):
     `cases_dir` (a directory or one case file): a :class:`Report`. A case
     without an answer file fails. `layout` as in :func:`check_answers`."""
     reports = []
-    for path in _case_paths(cases_dir):
+    for path in case_paths(cases_dir):
         case = load_case(path)
         answer_path = os.path.join(answers_dir, os.path.basename(path))
         if not os.path.isfile(answer_path):
@@ -709,7 +712,7 @@ def validate(implementation, cases=None):
     if cases is None:
         cases = standard_suite()
     elif isinstance(cases, (str, os.PathLike)):
-        cases = [load_case(path) for path in _case_paths(os.fspath(cases))]
+        cases = [load_case(path) for path in case_paths(os.fspath(cases))]
     reports = []
     for case in cases:
         answers = implementation(case)

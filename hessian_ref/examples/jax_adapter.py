@@ -305,28 +305,15 @@ def _gmres(jax, jnp, hvp, v, eps, n_params):
     return x, residual
 
 
-def _case_files(cases):
-    if os.path.isfile(cases):
-        return [cases]
-    if not os.path.isdir(cases):
-        raise FileNotFoundError(f"cases: expected a case file or a directory "
-                                f"of them, got {cases!r}")
-    paths = sorted(os.path.join(cases, name) for name in os.listdir(cases)
-                   if name.endswith(".npz"))
-    if not paths:
-        raise FileNotFoundError(f"cases: no .npz case files in {cases!r}")
-    return paths
-
-
 def write_answers(cases, answers_dir, progress=None):
     """Answer every case file in `cases` (a directory, or one file) into
     `answers_dir`, one ``.npz`` of the same name per case; returns the paths
     written. `progress`, if given, is called with each case file's path."""
-    from hessian_ref.validate import load_case
+    from hessian_ref.validate import case_paths, load_case
 
     os.makedirs(answers_dir, exist_ok=True)
     written = []
-    for path in _case_files(os.fspath(cases)):
+    for path in case_paths(os.fspath(cases)):
         if progress is not None:
             progress(path)
         answers = jax_answers(load_case(path))

@@ -51,6 +51,7 @@ from .block_tridiagonal import (
 )
 from .hvp import hvp_from_blocks
 from .network import Linearization, check_network
+from .riccati import RiccatiFactorization, SingularPivotError
 
 MACHINE_EPS = float(np.finfo(float).eps)
 
@@ -226,9 +227,10 @@ class SolveInfo:
     condition: float = float("nan")
 
 
-#: Solvers of the pivoted system: block elimination, the pivoted banded LU,
-#: or block elimination with the banded LU as its fallback.
-METHODS = ("auto", "block", "banded")
+#: Solvers: block elimination of the pivoted system, its pivoted banded LU,
+#: block elimination with the banded LU as its fallback, or the Riccati
+#: sweep on ``H + eps I`` itself (derivation.md section 12).
+METHODS = ("auto", "block", "banded", "riccati")
 
 #: ``method="auto"`` falls back to the banded LU when a pivot block's
 #: reciprocal condition estimate is below this, or its solve leaves a backward
@@ -489,6 +491,9 @@ class _FactoredSystem:
         if method == "block":
             self.factorization = _factor_naming_layers(self.Kp, len(lin.p))
             self.rcond = tuple(self.factorization.rcond)
+        elif method == "riccati":
+            self.factorization = RiccatiFactorization(lin, eps)
+            self.rcond = self.factorization.rcond
         else:
             self.factorization = _factor_banded(self.Kp, eps)
             self.rcond = (float(self.factorization.rcond),)
@@ -497,7 +502,18 @@ class _FactoredSystem:
         self._condition = {}
 
     def solve_unjudged(self, v):
-        """``x``, the backward error on ``K'``; raises only on overflow."""
+        """``x``, the backward error on ``K'``; raises only on overflow.
+
+        The Riccati sweep solves ``H + eps I`` directly, without ``K'``: its
+        backward error on ``K'`` is reported as NaN."""
+        if self.method == "riccati":
+            with np.errstate(over="ignore", invalid="ignore"):
+                x = self.factorization.solve(v)
+            if not np.all(np.isfinite(x)):
+                raise _singular_hessian_error(
+                    self.eps, f"the Riccati sweep overflowed; smallest reciprocal "
+                    f"condition estimate of a pivot {min(self.rcond):.1e}")
+            return x, float("nan")
         P, Kp, perm = self.n_params, self.Kp, self.perm
         rhs = np.zeros((Kp.shape[0],) + v.shape[1:])
         rhs[:P] = v
@@ -515,6 +531,14 @@ class _FactoredSystem:
         if self.method == "block":
             worst = _culprit(self.rcond)
             raise _singular_block_error(worst, 0, self.rcond[worst], detail)
+        if self.method == "riccati":
+            worst = _culprit(self.rcond)
+            raise SingularPivotError(
+                f"the Riccati pivot of layer {worst + 1} is singular, or nearly "
+                f"so (reciprocal condition estimate {self.rcond[worst]:.1e}), "
+                f"and the sweep cannot give an accurate answer ({detail}); it "
+                f"does not pivot across layers: method='auto' or 'banded' "
+                f"solves a nonsingular H + eps I", worst)
         raise _singular_hessian_error(self.eps, detail)
 
     def damped(self, X):
@@ -598,7 +622,7 @@ class _FactoredSystem:
         """
         doubt = BACKWARD_ERROR_FACTOR * self.n_params * MACHINE_EPS
         poor_pivot = min(self.rcond) < RCOND_WARN
-        if self.method == "block" and poor_pivot:
+        if self.method in ("block", "riccati") and poor_pivot:
             limit = doubt if max_steps == 0 else BACKWARD_ERROR_FACTOR * MACHINE_EPS
             if eta > limit:
                 return self.condition_estimate(trusted=True), "unstable"
@@ -638,7 +662,7 @@ class _FactoredSystem:
                   f"{steps} refinement step(s); condition estimate of "
                   f"H + eps I {condition:.1e}")
         if problem == "unstable" or (problem == "inaccurate"
-                                     and self.method == "block"
+                                     and self.method in ("block", "riccati")
                                      and min(self.rcond) < RCOND_WARN):
             self._refuse(detail)
         if problem == "inaccurate":
@@ -803,7 +827,7 @@ def hessian_inverse_product(net, theta, X, targets, v, eps, method="auto",
     eps : float
         Damping, ``eps >= 0``. ``H + eps I`` need not be positive definite,
         only nonsingular; ``eps = 0`` solves with ``H`` itself.
-    method : {"auto", "block", "banded"}
+    method : {"auto", "block", "banded", "riccati"}
         ``"block"``: block elimination (derivation.md section 6), the
         paper's method. ``"banded"``: LU with partial pivoting across the
         band, same linear cost, slower in practice, and needs no nonsingular
@@ -813,7 +837,10 @@ def hessian_inverse_product(net, theta, X, targets, v, eps, method="auto",
         error above ``BACKWARD_ERROR_FACTOR * N * eps_mach`` on ``K'`` or
         above ``BACKWARD_ERROR_FACTOR * P * eps_mach`` on ``H + eps I``
         itself (with the Hessian-vector product), or its refined answer
-        still does.
+        still does. ``"riccati"``: the backward Riccati sweep of
+        derivation.md section 12, a block ``L D L^T`` of ``H + eps I`` with
+        pivots of size ``p_l`` (beyond the paper; no pivoting across
+        layers, so it is judged and refined like block elimination).
     return_info : bool
         Also return a :class:`SolveInfo`: which method ran and why, the
         condition estimates, the backward errors on ``K'`` and on

@@ -20,10 +20,14 @@ and forwards ``x_l = -Hxx_l^{-1} (Hxy_l y_{l-1} + J_l^T q_l - v_l)``,
 size ``p_l``: ``det(H + eps I) = prod_l det Hxx_l`` and the inertia of
 ``H + eps I`` is the sum of the pivots' inertias.
 
-This first version forms the blocks densely (``G_l``, ``S_l`` as ``a x a``
-matrices), so a stage costs about ``a^3`` rather than the ``a^2 p_l +
-p_l^3`` that the block-diagonal structure of ``G_l`` and ``S_l`` allows; the
-pivots are factored by LU (``dgetrf``) and used for every right-hand side.
+Products with ``G_l`` use its block-diagonal structure over samples (one
+``h_l x h_{l-1}`` block per sample, derivation.md section 2), so a stage
+costs about ``a^2 (p_l + h_{l-1}) + p_l^3`` multiply-adds (``J_l^T V_l J_l``
+and ``V_l G_l`` dominate) instead of the ``(p_l + 2 a_l)^3`` of block
+elimination: quadratic in the batch rather than cubic. ``J_l`` is still
+used as a dense matrix and ``V_l`` is dense (it couples the samples through
+the shared parameters). The pivots are factored once by LU (``dgetrf``)
+and used for every right-hand side.
 """
 
 import numpy as np
@@ -51,6 +55,22 @@ def _lu(matrix, layer):
             layer)
     rcond, _ = lapack.dgecon(lu, anorm, "1")
     return lu, piv, float(rcond)
+
+
+def _sample_blocks(G, batch):
+    """The ``batch`` diagonal blocks of a matrix that is block diagonal over
+    samples (sample-major indices), as a ``(batch, rows, cols)`` array."""
+    rows, cols = G.shape[0] // batch, G.shape[1] // batch
+    index = np.arange(batch)
+    blocks = G.reshape(batch, rows, batch, cols)
+    return blocks[index, :, index, :]
+
+
+def _times_blockdiag(M, blocks):
+    """``M @ blockdiag(blocks)`` in ``O(rows(M) a h)`` rather than ``a^3``."""
+    batch, rows, cols = blocks.shape
+    pieces = M.reshape(M.shape[0], batch, rows).transpose(1, 0, 2) @ blocks
+    return pieces.transpose(1, 0, 2).reshape(M.shape[0], batch * cols)
 
 
 def _solve(factor, rhs):
@@ -82,24 +102,48 @@ class RiccatiFactorization:
         self.p = tuple(lin.p)
         factors, couplings, pivots = [None] * L, [None] * L, [None] * L
         rconds = [None] * L
-        V = np.zeros((lin.a[L], lin.a[L]))
+        batch = self._batch(lin)
+        V = None  # V_L = 0: the head's stage needs no products with it
         for l in range(L - 1, -1, -1):
             blk = layers[l]
-            JtV = blk.J.T @ V
-            Hxx = blk.Q + eps * np.eye(self.p[l]) + JtV @ blk.J
+            Hxx = blk.Q + eps * np.eye(self.p[l])
+            if V is not None:
+                JtV = blk.J.T @ V
+                Hxx = Hxx + JtV @ blk.J
             Hxx = 0.5 * (Hxx + Hxx.T)
             pivots[l] = Hxx
             lu, piv, rconds[l] = _lu(Hxx, l)
             factors[l] = (lu, piv)
             if l > 0:
-                Hxy = blk.R + JtV @ blk.G
-                Hyy = blk.S + blk.G.T @ V @ blk.G
+                Hxy, Hyy = blk.R, blk.S
+                if V is not None:
+                    # G_l is block diagonal over samples (derivation.md
+                    # section 2): V G_l and G_l^T V G_l cost a^2 h, not a^3
+                    Gb = _sample_blocks(blk.G, batch)
+                    VG = _times_blockdiag(V, Gb)
+                    Hxy = Hxy + blk.J.T @ VG
+                    Hyy = Hyy + _times_blockdiag(VG.T, Gb).T
                 K = _solve(factors[l], Hxy)  # Hxx^{-1} Hxy
                 couplings[l] = (Hxy, K)
                 V = Hyy - Hxy.T @ K
                 V = 0.5 * (V + V.T)
         self.factors, self.couplings = factors, couplings
         self.pivots, self.rcond = tuple(pivots), tuple(rconds)
+
+    @staticmethod
+    def _batch(lin):
+        """The batch size ``B``, from the first layer's sizes: with
+        ``p_1 = h_1 (h_0 + 1)``, ``a_1 = B h_1`` and ``a_0 = B h_0``,
+        ``p_1 B^2 - a_1 B - a_1 a_0 = 0``. ``None`` for one layer, where
+        no product with ``G`` is needed."""
+        if len(lin.p) < 2:
+            return None
+        p, a1, a0 = lin.p[0], lin.a[1], lin.a[0]
+        batch = int(round((a1 + np.sqrt(a1 * a1 + 4.0 * p * a1 * a0)) / (2 * p)))
+        if p * batch * batch != a1 * (a0 + batch):
+            raise ValueError(f"lin: the sizes p_1 = {p}, a_0 = {a0}, a_1 = {a1} "
+                             f"fit no batch size")
+        return batch
 
     def solve(self, v):
         """``(H + eps I)^{-1} v`` for ``v`` of shape ``(P,)`` or ``(P, k)``."""

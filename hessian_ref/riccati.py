@@ -33,7 +33,12 @@ and used for every right-hand side.
 import numpy as np
 from scipy.linalg import lapack
 
-__all__ = ["RiccatiFactorization", "SingularPivotError"]
+__all__ = [
+    "RiccatiFactorization",
+    "SingularPivotError",
+    "riccati_inertia",
+    "riccati_slogdet",
+]
 
 
 class SingularPivotError(np.linalg.LinAlgError):
@@ -139,7 +144,7 @@ class RiccatiFactorization:
         if len(lin.p) < 2:
             return None
         p, a1, a0 = lin.p[0], lin.a[1], lin.a[0]
-        batch = int(round((a1 + np.sqrt(a1 * a1 + 4.0 * p * a1 * a0)) / (2 * p)))
+        batch = round((a1 + np.sqrt(a1 * a1 + 4.0 * p * a1 * a0)) / (2 * p))
         if p * batch * batch != a1 * (a0 + batch):
             raise ValueError(f"lin: the sizes p_1 = {p}, a_0 = {a0}, a_1 = {a1} "
                              f"fit no batch size")
@@ -192,3 +197,27 @@ class RiccatiFactorization:
             tol = len(w) * np.finfo(float).eps * np.abs(w).max(initial=0.0)
             counts += [(w < -tol).sum(), (np.abs(w) <= tol).sum(), (w > tol).sum()]
         return tuple(int(c) for c in counts)
+
+
+def _factorization(lin, eps):
+    from ._checks import check_eps
+    from .network import Linearization
+
+    if not isinstance(lin, Linearization):
+        raise TypeError(f"lin: expected a Linearization (from MLP.linearize), got "
+                        f"{type(lin).__name__}")
+    return RiccatiFactorization(lin, check_eps(eps))
+
+
+def riccati_slogdet(lin, eps):
+    """Sign and ``log |det(H + eps I)|`` from the Riccati pivots, in time
+    linear in the depth (``eps > 0``); raises SingularPivotError on an
+    exactly singular pivot."""
+    return _factorization(lin, eps).slogdet()
+
+
+def riccati_inertia(lin, eps):
+    """Negative, zero and positive eigenvalue counts of ``H + eps I`` from the
+    Riccati pivots (Sylvester's law of inertia), in time linear in the depth
+    (``eps > 0``); raises SingularPivotError on an exactly singular pivot."""
+    return _factorization(lin, eps).inertia()

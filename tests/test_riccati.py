@@ -74,3 +74,21 @@ def test_indefinite_inertia_is_counted_by_the_pivots():
     assert F.inertia() == (int((shifted < 0).sum()), 0, int((shifted > 0).sum()))
     assert F.inertia()[0] >= 1
     assert F.slogdet()[0] == np.linalg.slogdet(H + eps * np.eye(len(H))).sign
+
+
+def test_public_functions_agree_with_the_structured_ones_and_check_arguments():
+    from hessian_ref.augmented import damped_hessian_inertia, damped_hessian_slogdet
+    from hessian_ref.riccati import riccati_inertia, riccati_slogdet
+
+    net, theta, X, t = make_problem(rng, (3, 4, 4, 2), "tanh", "cross_entropy", 3)
+    lin = net.linearize(theta, X, t)
+    for eps in (1e-3, 0.5):
+        assert riccati_inertia(lin, eps) == damped_hessian_inertia(lin, eps)
+        sign, logabsdet = riccati_slogdet(lin, eps)
+        expected = damped_hessian_slogdet(lin, eps)
+        assert sign == expected[0]
+        assert logabsdet == pytest.approx(expected[1], abs=1e-10)
+    with pytest.raises(TypeError, match="lin: expected a Linearization"):
+        riccati_slogdet(net, 0.1)
+    with pytest.raises(ValueError, match="eps: expected a finite number > 0"):
+        riccati_inertia(lin, -1.0)

@@ -21,6 +21,8 @@ Routes, each from the network, its parameters and the batch unless said:
   residual of ``CG_RTOL``, at most ``CG_MAX_ITERATIONS`` iterations (the
   count and whether it converged are recorded; ``H + eps I`` need not be
   definite, and then CG may fail, which is recorded too);
+* ``riccati`` (Iris batch sweep): the Riccati sweep of derivation.md
+  section 12 on a built linearization, against ``elimination``;
 * ``hvp`` and ``gradient``: one Hessian-vector product and one gradient;
   ``hvp_on_blocks``: the product alone, on the blocks of an existing
   linearization (the two sweeps of derivation.md section 3).
@@ -71,6 +73,7 @@ SETTINGS = {
         "depths": (8, 16, 32, 64, 128, 256, 512, 1024),
         "widths": (2, 4, 8, 12, 16, 24),
         "batches": (1, 2, 4, 8, 16),
+        "iris_batches": (2, 5, 10, 20, 40, 75, 150),
         "dense_max_params": 6000,
         "cg_max_params": 3000,
         "rhs": 32,
@@ -79,6 +82,7 @@ SETTINGS = {
         "depths": (8, 16, 32),
         "widths": (2, 4, 8),
         "batches": (1, 2, 4),
+        "iris_batches": (5, 10, 20),
         "dense_max_params": 1000,
         "cg_max_params": 1000,
         "rhs": 4,
@@ -190,6 +194,32 @@ def _batch_point(batch, repeats):
         "lapack_floor": lapack_floor_seconds(sizes, repeats)}}
 
 
+def _iris_batch_point(batch, repeats):
+    """Block elimination against the Riccati sweep on the first `batch`
+    Iris flowers through 16 tanh layers of width 4 (both from a built
+    linearization, one right-hand side)."""
+    from .datasets import load_iris
+    from .network import MLP
+    from .riccati import RiccatiFactorization
+
+    X, y = load_iris()
+    rows = np.random.default_rng(0).permutation(len(y))[:batch]
+    net = MLP((4,) + (4,) * 16 + (3,), "tanh", "cross_entropy")
+    theta = net.init(seed=0)
+    lin = net.linearize(theta, X[rows], y[rows])
+    v = np.random.default_rng(batch).standard_normal(net.n_params)
+    system = _pivoted_system(lin, v, EPS)
+    riccati = lambda: RiccatiFactorization(lin, EPS).solve(v)
+    x_block, x_riccati = _factor_and_solve(*system), riccati()
+    return {"batch": batch, "block_size": max(_sizes(net, batch)),
+            "difference": float(np.linalg.norm(x_riccati - x_block)
+                                / np.linalg.norm(x_block)),
+            "seconds": {
+                "elimination": median_seconds(lambda: _factor_and_solve(*system),
+                                              repeats),
+                "riccati": median_seconds(riccati, repeats)}}
+
+
 def _many_rhs(k, repeats):
     net, theta, X, t = tall_skinny_problem(64, WIDTH, BATCH)
     V = np.random.default_rng(0).standard_normal((net.n_params, k))
@@ -245,6 +275,10 @@ def run_bench(quick=False, repeats=3, progress=None, threads=1):
         for batch in settings["batches"]:
             say(f"batch {batch}")
             result["batch_sweep"].append(_batch_point(batch, repeats))
+        result["iris_batch"] = []
+        for batch in settings["iris_batches"]:
+            say(f"Iris batch {batch}: block elimination and the Riccati sweep")
+            result["iris_batch"].append(_iris_batch_point(batch, repeats))
         say(f"{settings['rhs']} right-hand sides")
         result["many_rhs"] = _many_rhs(settings["rhs"], repeats)
     result["targets"] = targets(result)
@@ -314,6 +348,18 @@ def targets(result):
                        float(np.nanmax(series("hvp_on_blocks")
                                        / series("gradient"))), 3.0,
                        "at most", "the two sweeps alone"))
+    iris = result["iris_batch"]
+    batches = np.array([p["batch"] for p in iris], dtype=float)
+    block = np.array([p["seconds"]["elimination"] for p in iris])
+    riccati = np.array([p["seconds"]["riccati"] for p in iris])
+    out.append(_target(
+        f"Iris, 16 layers: block elimination / Riccati sweep at batch "
+        f"{int(batches[-1])}", block[-1] / riccati[-1], 50.0, "at least",
+        "pivots of size p_l instead of p_l + 2 a_l"))
+    big = batches >= 10
+    out.append(_target("Riccati time against batch (10 and more): log-log slope",
+                       loglog_slope(batches[big], riccati[big]), 2.2, "at most",
+                       f"block elimination: {loglog_slope(batches[big], block[big]):.2f}"))
     many = result["many_rhs"]
     out.append(_target(
         f"{many['rhs']} right-hand sides together / one by one",

@@ -36,11 +36,15 @@ def test_sweeps_grow_the_blocks(result):
         for p in result[key]:
             assert p["seconds"]["elimination"] > 0 and p["seconds"]["lapack_floor"] > 0
     assert result["many_rhs"]["seconds"]["together"] > 0
+    for p in result["iris_batch"]:
+        # the two solvers agree on the same system (cond * eps_mach ~ 1e-12)
+        assert p["difference"] < 1e-8
+        assert p["seconds"]["riccati"] > 0 and p["seconds"]["elimination"] > 0
 
 
 def test_every_target_is_evaluated_from_the_run(result):
     listed = result["targets"]
-    assert len(listed) == 10
+    assert len(listed) == 12
     for t in listed:
         assert math.isfinite(t["measured"]) and t["kind"] in ("at most", "at least")
         assert t["passed"] == (t["measured"] <= t["bound"] if t["kind"] == "at most"
@@ -54,6 +58,6 @@ def test_the_command_writes_json_and_figures(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "BLAS:" in out and "structured time against depth" in out
     data = json.loads((tmp_path / "paper" / "bench_quick.json").read_text())
-    assert len(data["targets"]) == 10
+    assert len(data["targets"]) == 12
     assert (tmp_path / "figures" / "bench.png").stat().st_size > 10_000
     assert (tmp_path / "figures" / "bench.svg").exists()

@@ -162,7 +162,7 @@ def _depth_point(depth, repeats, dense_max, cg_max):
         point["peak_bytes"][name] = peak_bytes(routes[name])
     if P <= dense_max:
         dense = lambda: dense_inverse_product(net, theta, X, t, v, EPS)
-        point["seconds"]["dense"] = median_seconds(dense, 1)
+        point["seconds"]["dense"] = median_seconds(dense, repeats)
         point["peak_bytes"]["dense"] = peak_bytes(dense)
     if P <= cg_max:
         start = time.perf_counter()

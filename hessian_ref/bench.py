@@ -172,26 +172,27 @@ def _depth_point(depth, repeats, dense_max, cg_max):
     return point
 
 
-def _width_point(width, repeats):
-    net, theta, X, t = tall_skinny_problem(4, width, BATCH)
-    v = np.random.default_rng(width).standard_normal(net.n_params)
+def _floor_point(depth, width, batch, seed, repeats):
+    """Block elimination of a built ``K'`` and its LAPACK floor, for one
+    generated network: ``(n_params, block_size, seconds)``."""
+    net, theta, X, t = tall_skinny_problem(depth, width, batch)
+    v = np.random.default_rng(seed).standard_normal(net.n_params)
     system = _pivoted_system(net.linearize(theta, X, t), v, EPS)
-    sizes = _sizes(net, BATCH)
-    return {"width": width, "n_params": net.n_params, "block_size": max(sizes),
-            "seconds": {
-                "elimination": median_seconds(lambda: _factor_and_solve(*system),
-                                              repeats),
-                "lapack_floor": lapack_floor_seconds(sizes, repeats)}}
+    sizes = _sizes(net, batch)
+    return net.n_params, max(sizes), {
+        "elimination": median_seconds(lambda: _factor_and_solve(*system), repeats),
+        "lapack_floor": lapack_floor_seconds(sizes, repeats)}
+
+
+def _width_point(width, repeats):
+    n_params, block_size, seconds = _floor_point(4, width, BATCH, width, repeats)
+    return {"width": width, "n_params": n_params, "block_size": block_size,
+            "seconds": seconds}
 
 
 def _batch_point(batch, repeats):
-    net, theta, X, t = tall_skinny_problem(16, WIDTH, batch)
-    v = np.random.default_rng(batch).standard_normal(net.n_params)
-    system = _pivoted_system(net.linearize(theta, X, t), v, EPS)
-    sizes = _sizes(net, batch)
-    return {"batch": batch, "block_size": max(sizes), "seconds": {
-        "elimination": median_seconds(lambda: _factor_and_solve(*system), repeats),
-        "lapack_floor": lapack_floor_seconds(sizes, repeats)}}
+    _, block_size, seconds = _floor_point(16, WIDTH, batch, batch, repeats)
+    return {"batch": batch, "block_size": block_size, "seconds": seconds}
 
 
 def _iris_batch_point(batch, repeats):

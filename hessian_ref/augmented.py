@@ -475,8 +475,8 @@ class _FactoredSystem:
     """``K'`` for one linearization and ``eps``, factored once, solved often.
 
     Holds the pivoted matrix ``Kp``, its ``factorization`` by `method`
-    (``"block"`` elimination or the ``"banded"`` LU), the pivot permutation
-    ``perm``, the ``rcond`` estimates and ``||K'||_inf``.
+    (``"block"`` elimination, the ``"banded"`` LU or the ``"riccati"``
+    sweep), the pivot permutation ``perm`` and the ``rcond`` estimates.
     ``solve(v, stacklevel, refine)`` does what ``_solve`` documents for a
     validated ``v``, with `stacklevel` counted from ``solve`` itself.
     """
@@ -486,7 +486,10 @@ class _FactoredSystem:
         self.eps = eps
         self.method = method
         self.n_params = sum(lin.p)
-        self.Kp = augmented_system(lin, eps) if Kp is None else Kp
+        #: the backward error above which an answer is doubtful (warned
+        #: about, refined, or for "auto" handed to the banded LU)
+        self.doubt = BACKWARD_ERROR_FACTOR * self.n_params * MACHINE_EPS
+        self._Kp = Kp
         self.perm = pivot_permutation(lin.p, lin.a[1:])
         if method == "block":
             self.factorization = _factor_naming_layers(self.Kp, len(lin.p))
@@ -497,9 +500,17 @@ class _FactoredSystem:
         else:
             self.factorization = _factor_banded(self.Kp, eps)
             self.rcond = (float(self.factorization.rcond),)
-        self.norm = _inf_norm(self.Kp)
+        self._norm = None  # ||K'||_inf, on first use
         self._damped_norm = None
         self._condition = {}
+
+    @property
+    def Kp(self):
+        """The pivoted ``K'``, built on first use: the Riccati sweep needs it
+        only for a condition estimate by the banded LU."""
+        if self._Kp is None:
+            self._Kp = augmented_system(self.lin, self.eps)
+        return self._Kp
 
     def solve_unjudged(self, v):
         """``x``, the backward error on ``K'``; raises only on overflow.
@@ -515,6 +526,8 @@ class _FactoredSystem:
                     f"condition estimate of a pivot {min(self.rcond):.1e}")
             return x, float("nan")
         P, Kp, perm = self.n_params, self.Kp, self.perm
+        if self._norm is None:
+            self._norm = _inf_norm(Kp)
         rhs = np.zeros((Kp.shape[0],) + v.shape[1:])
         rhs[:P] = v
         r = rhs[perm]
@@ -525,7 +538,7 @@ class _FactoredSystem:
                          f"estimate {min(self.rcond):.1e}")
         s = np.empty_like(rhs)
         s[perm] = s_pivoted  # s = Pi^T s'
-        return s[:P], _backward_error(Kp, self.norm, s_pivoted, r)
+        return s[:P], _backward_error(Kp, self._norm, s_pivoted, r)
 
     def _refuse(self, detail):
         if self.method == "block":
@@ -620,7 +633,7 @@ class _FactoredSystem:
         or an error bound, condition times backward error, above
         ``ERROR_BOUND_LIMIT``).
         """
-        doubt = BACKWARD_ERROR_FACTOR * self.n_params * MACHINE_EPS
+        doubt = self.doubt
         poor_pivot = min(self.rcond) < RCOND_WARN
         if self.method in ("block", "riccati") and poor_pivot:
             limit = doubt if max_steps == 0 else BACKWARD_ERROR_FACTOR * MACHINE_EPS
@@ -670,8 +683,7 @@ class _FactoredSystem:
                 f"{detail}: the augmented system and the Hessian-vector "
                 f"product disagree (derivation.md section 4); this is a "
                 f"defect, not a property of the problem")
-        doubt = BACKWARD_ERROR_FACTOR * self.n_params * MACHINE_EPS
-        if eta > doubt:
+        if eta > self.doubt:
             where = ""
             if self.method == "block":
                 worst = _culprit(self.rcond)
@@ -770,10 +782,9 @@ def _solve_auto(lin, v, eps, stacklevel, refine):
             else:
                 x, r, eta, steps, max_steps = block.refined(x, v, refine)
                 condition, problem = block.verdict(eta, steps, max_steps)
-                doubt = BACKWARD_ERROR_FACTOR * block.n_params * MACHINE_EPS
                 if problem == "singular":  # the banded LU would say the same
                     block.judge(eta, steps, max_steps, stacklevel + 1)
-                if problem is None and eta <= doubt:
+                if problem is None and eta <= block.doubt:
                     return x, block.report(x, v, r, eta, steps, backward_error,
                                            condition)
                 reason = (f"block elimination left a backward error of "

@@ -42,7 +42,6 @@ import time
 import warnings
 
 import numpy as np
-import scipy.sparse.linalg
 from scipy.linalg import LinAlgWarning
 from threadpoolctl import threadpool_limits
 
@@ -52,12 +51,12 @@ from .hvp import hessian_vector_product, hvp_from_blocks
 from .measure import (
     blas_info,
     dense_inverse_product,
+    krylov_inverse_product,
     lapack_floor_seconds,
     median_seconds,
     peak_bytes,
     tall_skinny_problem,
 )
-from .operators import damped_hessian_operator
 
 __all__ = ["CG_MAX_ITERATIONS", "CG_RTOL", "SETTINGS", "run_bench", "targets"]
 
@@ -125,18 +124,6 @@ def _factor_and_solve(K, rhs, perm, P):
     return s[:P]
 
 
-def _cg(net, theta, X, t, v, eps):
-    A = damped_hessian_operator(net, theta, X, t, eps)
-    count = [0]
-
-    def callback(_):
-        count[0] += 1
-
-    x, info = scipy.sparse.linalg.cg(A, v, rtol=CG_RTOL, maxiter=CG_MAX_ITERATIONS,
-                                     callback=callback)
-    return x, count[0], info == 0
-
-
 def _depth_point(depth, repeats, dense_max, cg_max):
     net, theta, X, t = tall_skinny_problem(depth, WIDTH, BATCH)
     v = np.random.default_rng(depth).standard_normal(net.n_params)
@@ -166,7 +153,9 @@ def _depth_point(depth, repeats, dense_max, cg_max):
         point["peak_bytes"]["dense"] = peak_bytes(dense)
     if P <= cg_max:
         start = time.perf_counter()
-        _, iterations, converged = _cg(net, theta, X, t, v, EPS)
+        _, iterations, converged = krylov_inverse_product(
+            net, theta, X, t, v, EPS, rtol=CG_RTOL, maxiter=CG_MAX_ITERATIONS,
+            method="cg")
         point["seconds"]["cg"] = time.perf_counter() - start
         point["cg_iterations"], point["cg_converged"] = iterations, converged
     return point

@@ -205,8 +205,12 @@ def dense_inverse_product(net, theta, X, targets, v, eps):
 
 
 def krylov_inverse_product(net, theta, X, targets, v, eps, rtol=KRYLOV_RTOL,
-                           maxiter=None):
-    """``(H + eps I)^{-1} v`` by MINRES on Hessian-vector products.
+                           maxiter=None, method="minres"):
+    """``(H + eps I)^{-1} v`` by a Krylov method on Hessian-vector products.
+
+    `method` is ``"minres"`` (symmetric, copes with an indefinite
+    ``H + eps I``) or ``"cg"`` (conjugate gradients, which needs it
+    positive definite); `maxiter` defaults to ``2 P``.
 
     Returns
     -------
@@ -214,6 +218,7 @@ def krylov_inverse_product(net, theta, X, targets, v, eps, rtol=KRYLOV_RTOL,
     iterations : int
     converged : bool
     """
+    solvers = {"minres": scipy.sparse.linalg.minres, "cg": scipy.sparse.linalg.cg}
     A = damped_hessian_operator(net, theta, X, targets, eps)
     count = [0]
 
@@ -221,8 +226,7 @@ def krylov_inverse_product(net, theta, X, targets, v, eps, rtol=KRYLOV_RTOL,
         count[0] += 1
 
     maxiter = maxiter if maxiter is not None else 2 * net.n_params
-    x, info = scipy.sparse.linalg.minres(A, v, rtol=rtol, maxiter=maxiter,
-                                         callback=callback)
+    x, info = solvers[method](A, v, rtol=rtol, maxiter=maxiter, callback=callback)
     return x, count[0], info == 0
 
 

@@ -51,11 +51,11 @@ SHAPES = [
 ]
 
 
-def plant_wrong_entry(monkeypatch, factor=1 + 1e-6):
-    """Make ``augmented.augmented_system`` build ``K'`` with its first entry
-    multiplied by `factor`: a defect that a solve's check on ``H + eps I``
-    must see. Unrefined solves then leave a backward error of about 1e-11
-    and warn; refinement with the true residual removes it."""
+def plant(monkeypatch, change):
+    """Make ``augmented.augmented_system`` build a wrong ``K'``: ``change(
+    diagonal, lower, lin, eps)`` edits copies of its diagonal and lower
+    blocks in place. A defect that every solve's check on ``H + eps I``
+    must see."""
     from hessian_ref import augmented
     from hessian_ref.block_tridiagonal import BlockTridiagonal
 
@@ -64,7 +64,19 @@ def plant_wrong_entry(monkeypatch, factor=1 + 1e-6):
     def build(lin, eps):
         K = real(lin, eps)
         diagonal = [block.copy() for block in K.diagonal]
-        diagonal[0][0, 0] *= factor
-        return BlockTridiagonal(diagonal, K.lower, K.upper)
+        lower = [block.copy() for block in K.lower]
+        change(diagonal, lower, lin, eps)
+        return BlockTridiagonal(diagonal, lower, K.upper)
 
     monkeypatch.setattr(augmented, "augmented_system", build)
+
+
+def plant_wrong_entry(monkeypatch, factor=1 + 1e-6):
+    """Plant a ``K'`` with its first entry multiplied by `factor`. Unrefined
+    solves then leave a backward error of about 1e-11 and warn; refinement
+    with the true residual removes it."""
+
+    def change(diagonal, lower, lin, eps):
+        diagonal[0][0, 0] *= factor
+
+    plant(monkeypatch, change)

@@ -278,7 +278,7 @@ def near_singular_pivot():
 @pytest.mark.parametrize("product", ["matvec", "matmat"])
 def test_inverse_operator_warns_at_the_caller_of_the_product(monkeypatch, product):
     # a wrong entry in K' makes every unrefined product warn
-    net, theta, X, y = make_problem(rng, (3, 4, 2), batch=3)
+    net, theta, X, y = make_problem(np.random.default_rng(5), (3, 4, 2), batch=3)
     plant_wrong_entry(monkeypatch, factor=1 + 1e-9)
     op = inverse_operator(net, theta, X, y, 0.1, refine=0)
     v = np.ones(net.n_params)

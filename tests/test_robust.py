@@ -12,10 +12,17 @@ import re
 
 import numpy as np
 import pytest
-from conftest import MACHINE_EPS, SHAPES, make_problem, plant_wrong_entry, rel_err
+from conftest import (
+    MACHINE_EPS,
+    SHAPES,
+    make_problem,
+    plant,
+    plant_wrong_entry,
+    rel_err,
+)
 from scipy.linalg import LinAlgWarning
 
-from hessian_ref import MLP, augmented
+from hessian_ref import MLP
 from hessian_ref.augmented import (
     REFINE_MAX_STEPS,
     REFINE_TARGET,
@@ -24,7 +31,7 @@ from hessian_ref.augmented import (
     hessian_inverse_product,
     solve_from_blocks,
 )
-from hessian_ref.block_tridiagonal import BlockTridiagonal, SingularBlockError
+from hessian_ref.block_tridiagonal import SingularBlockError
 from hessian_ref.dense import autograd_hessian
 from hessian_ref.measure import breakdown_problem
 
@@ -131,32 +138,27 @@ def test_bad_refine_is_named(refine, message):
 # ------------------------------------------------------- planted defects
 
 
-def planted(kind):
-    """``augmented_system`` with one block made wrong."""
-    real = augmented.augmented_system
+def _scale_R_of_layer_2(diagonal, lower, lin, eps):
+    lower[0] *= 1.5
 
-    def build(lin, eps):
-        K = real(lin, eps)
-        D = [block.copy() for block in K.diagonal]
-        E = [block.copy() for block in K.lower]
-        p, a = lin.p, lin.a[1:]
-        if kind == "scaled R of layer 2":
-            E[0] *= 1.5
-        elif kind == "sign of J_1^T":
-            D[0][:p[0], p[0] + a[0]:] *= -1
-        return BlockTridiagonal(D, E, [block.copy() for block in K.upper])
 
-    return build
+def _flip_J_1_transpose(diagonal, lower, lin, eps):
+    p, a = lin.p, lin.a[1:]
+    diagonal[0][:p[0], p[0] + a[0]:] *= -1
+
+
+PLANTS = {"scaled R of layer 2": _scale_R_of_layer_2,
+          "sign of J_1^T": _flip_J_1_transpose}
 
 
 @pytest.mark.parametrize("refine", [0, "auto"])
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("kind", ["scaled R of layer 2", "sign of J_1^T"])
+@pytest.mark.parametrize("kind", sorted(PLANTS))
 def test_a_wrong_block_is_caught(monkeypatch, kind, method, refine):
     # K' and the Hessian-vector product share no code, so a wrong block
     # leaves a backward error of order 1e-2 that no refinement removes
     net, theta, X, y, v = planted_problem()
-    monkeypatch.setattr(augmented, "augmented_system", planted(kind))
+    plant(monkeypatch, PLANTS[kind])
     with pytest.raises(InaccurateSolveError,
                        match="backward error of .* on H \\+ eps I.*disagree"):
         hessian_inverse_product(net, theta, X, y, v, 0.1, method=method,

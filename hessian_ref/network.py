@@ -67,6 +67,8 @@ class Linearization:
     a : tuple of int
         State sizes ``a_0, a_1, ..., a_L`` (``a_L = 1``), so ``a[l]`` is the
         size of ``z_l``.
+    batch : int
+        The number of samples ``B`` (``a_l = B h_l`` for ``l < L``).
     """
 
     loss: float
@@ -74,6 +76,7 @@ class Linearization:
     layers: tuple
     p: tuple
     a: tuple
+    batch: int
 
 
 def _check_widths(widths):
@@ -392,4 +395,5 @@ class MLP:
             layers=tuple(layers),
             p=self.p,
             a=self.state_sizes(Zs[0].shape[0]),
+            batch=Zs[0].shape[0],
         )

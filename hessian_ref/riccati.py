@@ -107,7 +107,7 @@ class RiccatiFactorization:
         self.p = tuple(lin.p)
         factors, couplings, pivots = [None] * L, [None] * L, [None] * L
         rconds = [None] * L
-        batch = self._batch(lin)
+        batch = lin.batch
         V = None  # V_L = 0: the head's stage needs no products with it
         for l in range(L - 1, -1, -1):
             blk = layers[l]
@@ -134,21 +134,6 @@ class RiccatiFactorization:
                 V = 0.5 * (V + V.T)
         self.factors, self.couplings = factors, couplings
         self.pivots, self.rcond = tuple(pivots), tuple(rconds)
-
-    @staticmethod
-    def _batch(lin):
-        """The batch size ``B``, from the first layer's sizes: with
-        ``p_1 = h_1 (h_0 + 1)``, ``a_1 = B h_1`` and ``a_0 = B h_0``,
-        ``p_1 B^2 - a_1 B - a_1 a_0 = 0``. ``None`` for one layer, where
-        no product with ``G`` is needed."""
-        if len(lin.p) < 2:
-            return None
-        p, a1, a0 = lin.p[0], lin.a[1], lin.a[0]
-        batch = round((a1 + np.sqrt(a1 * a1 + 4.0 * p * a1 * a0)) / (2 * p))
-        if p * batch * batch != a1 * (a0 + batch):
-            raise ValueError(f"lin: the sizes p_1 = {p}, a_0 = {a0}, a_1 = {a1} "
-                             f"fit no batch size")
-        return batch
 
     def solve(self, v):
         """``(H + eps I)^{-1} v`` for ``v`` of shape ``(P,)`` or ``(P, k)``."""

@@ -17,6 +17,7 @@ from .block_tridiagonal import (
 from .hvp import hessian_vector_product
 from .network import MLP
 from .operators import damped_hessian_operator, hessian_operator, inverse_operator
+from .riccati import SingularPivotError, riccati_inertia, riccati_slogdet
 
 __all__ = [
     "MLP",
@@ -25,6 +26,7 @@ __all__ = [
     "SingularBlockError",
     "SingularHessianError",
     "SingularMatrixError",
+    "SingularPivotError",
     "damped_hessian_inertia",
     "damped_hessian_operator",
     "damped_hessian_slogdet",
@@ -32,5 +34,7 @@ __all__ = [
     "hessian_operator",
     "hessian_vector_product",
     "inverse_operator",
+    "riccati_inertia",
+    "riccati_slogdet",
 ]
 __version__ = "0.1.0"

@@ -21,8 +21,10 @@ Routes, each from the network, its parameters and the batch unless said:
   residual of ``CG_RTOL``, at most ``CG_MAX_ITERATIONS`` iterations (the
   count and whether it converged are recorded; ``H + eps I`` need not be
   definite, and then CG may fail, which is recorded too);
-* ``riccati`` (Iris batch sweep): the Riccati sweep of derivation.md
-  section 12 on a built linearization, against ``elimination``;
+* ``riccati``: the Riccati sweep of derivation.md section 12 on a built
+  linearization, one solve, no judgement (in the depth sweep, and in a
+  sweep over Iris batch sizes against ``elimination``, where both are also
+  compared with a dense solve);
 * ``hvp`` and ``gradient``: one Hessian-vector product and one gradient;
   ``hvp_on_blocks``: the product alone, on the blocks of an existing
   linearization (the two sweeps of derivation.md section 3).
@@ -46,6 +48,7 @@ from scipy.linalg import LinAlgWarning
 from threadpoolctl import threadpool_limits
 
 from .augmented import augmented_system, hessian_inverse_product, pivot_permutation
+from .datasets import load_iris
 from .figures import loglog_slope
 from .hvp import hessian_vector_product, hvp_from_blocks
 from .measure import (
@@ -57,6 +60,8 @@ from .measure import (
     peak_bytes,
     tall_skinny_problem,
 )
+from .network import MLP
+from .riccati import RiccatiFactorization
 
 __all__ = ["CG_MAX_ITERATIONS", "CG_RTOL", "SETTINGS", "run_bench", "targets"]
 
@@ -89,6 +94,8 @@ SETTINGS = {
 }
 
 WIDTH, BATCH, EPS = 4, 2, 1e-2  # Iris-like widths, batch 2
+
+MACHINE_EPS = float(np.finfo(float).eps)
 
 
 def _sizes(net, batch):
@@ -136,6 +143,7 @@ def _depth_point(depth, repeats, dense_max, cg_max):
                                                       method="block", refine=0),
         "unjudged": lambda: _elimination(net.linearize(theta, X, t), v, EPS),
         "elimination": lambda: _factor_and_solve(*system),
+        "riccati": lambda: RiccatiFactorization(lin, EPS).solve(v),
         "hvp": lambda: hessian_vector_product(net, theta, X, t, v),
         "hvp_on_blocks": lambda: hvp_from_blocks(lin, v),
         "gradient": lambda: net.gradient(theta, X, t),
@@ -185,13 +193,10 @@ def _batch_point(batch, repeats):
 
 
 def _iris_batch_point(batch, repeats):
-    """Block elimination against the Riccati sweep on the first `batch`
-    Iris flowers through 16 tanh layers of width 4 (both from a built
-    linearization, one right-hand side)."""
-    from .datasets import load_iris
-    from .network import MLP
-    from .riccati import RiccatiFactorization
-
+    """Block elimination against the Riccati sweep on `batch` Iris flowers
+    (drawn without replacement) through 16 tanh layers of width 4, both from
+    a built linearization with one right-hand side, and both against a dense
+    solve (``error``, relative to ``cond(H + eps I) eps_mach``)."""
     X, y = load_iris()
     rows = np.random.default_rng(0).permutation(len(y))[:batch]
     net = MLP((4,) + (4,) * 16 + (3,), "tanh", "cross_entropy")
@@ -201,9 +206,20 @@ def _iris_batch_point(batch, repeats):
     system = _pivoted_system(lin, v, EPS)
     riccati = lambda: RiccatiFactorization(lin, EPS).solve(v)
     x_block, x_riccati = _factor_and_solve(*system), riccati()
+    H = hvp_from_blocks(lin, np.eye(net.n_params))
+    A = 0.5 * (H + H.T) + EPS * np.eye(net.n_params)
+    x_dense = np.linalg.solve(A, v)
+    cond = float(np.linalg.cond(A))
+
+    def error(x):
+        return float(np.linalg.norm(x - x_dense) / np.linalg.norm(x_dense)
+                     / (cond * MACHINE_EPS))
+
     return {"batch": batch, "block_size": max(_sizes(net, batch)),
+            "pivot_size": max(net.p), "condition": cond,
             "difference": float(np.linalg.norm(x_riccati - x_block)
                                 / np.linalg.norm(x_block)),
+            "error": {"elimination": error(x_block), "riccati": error(x_riccati)},
             "seconds": {
                 "elimination": median_seconds(lambda: _factor_and_solve(*system),
                                               repeats),
@@ -292,10 +308,12 @@ def targets(result):
 
     out = []
     deep = depths >= 16
-    out.append(_target(
-        "structured time against depth (16 and deeper): log-log slope",
-        loglog_slope(depths[deep], series("structured")[deep]), 1.1, "at most",
-        "linear in depth"))
+    for route, words in (("structured", "linear in depth"),
+                         ("riccati", "the Riccati sweep, linear in depth")):
+        out.append(_target(
+            f"{route} time against depth (16 and deeper): log-log slope",
+            loglog_slope(depths[deep], series(route)[deep]), 1.1, "at most",
+            words))
     for route, words in (("unjudged", "the paper's method alone"),
                          ("structured", ("judged: residual, norm and condition "
                                          "estimates by Hessian-vector products "
@@ -345,7 +363,15 @@ def targets(result):
     out.append(_target(
         f"Iris, 16 layers: block elimination / Riccati sweep at batch "
         f"{int(batches[-1])}", block[-1] / riccati[-1], 50.0, "at least",
-        "pivots of size p_l instead of p_l + 2 a_l"))
+        f"pivots of {iris[-1]['pivot_size']} rows instead of "
+        f"{iris[-1]['block_size']}"))
+    worst = {route: max(p["error"][route] for p in iris)
+             for route in ("elimination", "riccati")}
+    out.append(_target(
+        "Iris, 16 layers: Riccati error against dense / (cond eps_mach), worst "
+        "batch", worst["riccati"], 100.0, "at most",
+        f"block elimination: {worst['elimination']:.1f}; a backward-stable "
+        f"solve stays within a small multiple of 1"))
     big = batches >= 10
     out.append(_target("Riccati time against batch (10 and more): log-log slope",
                        loglog_slope(batches[big], riccati[big]), 2.2, "at most",

@@ -136,8 +136,8 @@ def _bench(args):
                      for b in result["machine"]["blas"])
     print(f"BLAS: {blas}; timings single-threaded, medians of {args.repeats}")
     print()
-    routes = ("structured", "unjudged", "elimination", "lapack_floor", "dense", "cg",
-              "hvp", "gradient")
+    routes = ("structured", "unjudged", "elimination", "riccati", "lapack_floor",
+              "dense", "cg", "hvp", "gradient")
     print("| depth | P | block | " + " | ".join(routes) + " | dense / structured |")
     print("| ---: " * (len(routes) + 4) + "|")
     for p in result["depth"]:
@@ -147,6 +147,19 @@ def _bench(args):
                  else "-")
         print(f"| {p['depth']} | {p['n_params']} | {p['block_size']} | "
               + " | ".join(cells) + f" | {ratio} |")
+    print()
+    print("Iris, 16 tanh layers of width 4 (errors against dense in units of "
+          "cond eps_mach):")
+    print()
+    print("| batch | block | pivot | elimination | riccati | elimination / riccati "
+          "| error elimination | error riccati |")
+    print("| ---: " * 8 + "|")
+    for p in result["iris_batch"]:
+        sec, err = p["seconds"], p["error"]
+        print(f"| {p['batch']} | {p['block_size']} | {p['pivot_size']} | "
+              f"{sec['elimination']:.2e} | {sec['riccati']:.2e} | "
+              f"{sec['elimination'] / sec['riccati']:.1f} | "
+              f"{err['elimination']:.2g} | {err['riccati']:.2g} |")
     print()
     for t in result["targets"]:
         mark = "met" if t["passed"] else "MISSED"

@@ -848,8 +848,9 @@ def plot_eps_sweep(sweep, stem):
 
 
 def plot_bench(result, stem):
-    """The benchmark in two panels: time of each route against depth, and
-    the elimination's time over the LAPACK floor against the block size.
+    """The benchmark in three panels: time of each route against depth; the
+    elimination's time over the LAPACK floor against the block size; and,
+    on Iris, block elimination and the Riccati sweep against the batch size.
 
     Parameters
     ----------
@@ -863,19 +864,21 @@ def plot_bench(result, stem):
     list of str
         The files written.
     """
-    _require(result, ("depth", "width_sweep", "batch_sweep", "width", "batch", "eps"),
-             "result")
+    _require(result, ("depth", "width_sweep", "batch_sweep", "iris_batch", "width",
+                      "batch", "eps"), "result")
     points = result["depth"]
     depths = np.array([p["depth"] for p in points], dtype=float)
     looks = {
         "structured": ("structured solve (judged)", "tab:blue", "o"),
         "unjudged": ("structured solve, not judged", "tab:cyan", "D"),
         "elimination": ("block elimination alone", "tab:purple", "v"),
+        "riccati": ("Riccati sweep alone", "tab:red", "P"),
         "lapack_floor": ("LAPACK floor", "0.4", "x"),
         "dense": ("dense solve", "tab:orange", "s"),
         "cg": ("conjugate gradients on Hv", "tab:green", "^"),
     }
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    fig, (left, right, batch_axes) = plt.subplots(1, 3, figsize=(18, 5.2),
+                                                  layout="constrained")
     for route, (label, color, marker) in looks.items():
         t = np.array([p["seconds"].get(route, np.nan) for p in points], dtype=float)
         if np.any(np.isfinite(t)):
@@ -907,4 +910,21 @@ def plot_bench(result, stem):
     right.legend(loc="upper right", fontsize=8)
     right.set_title("Overhead over the bare LAPACK calls (targets: 5x under 64 "
                     "rows, 2x from 64)", fontsize=10)
+    iris = result["iris_batch"]
+    batches = np.array([p["batch"] for p in iris], dtype=float)
+    for route, label, color, marker in (
+            ("elimination", "block elimination of K'", "tab:purple", "v"),
+            ("riccati", "Riccati sweep", "tab:red", "P")):
+        t = np.array([p["seconds"][route] for p in iris])
+        big = batches >= 10
+        slope = loglog_slope(batches[big], t[big]) if big.sum() >= 2 else np.nan
+        batch_axes.loglog(batches, t, marker=marker, color=color,
+                          label=f"{label} (slope {slope:.2f} from batch 10)")
+    _value_ticks(batch_axes.xaxis, batches)
+    batch_axes.grid(True, which="major", color="0.9", lw=0.6)
+    batch_axes.set_xlabel("batch size B (Iris flowers)")
+    batch_axes.set_ylabel("time of one factorization and solve (s)")
+    batch_axes.legend(loc="upper left", fontsize=8)
+    batch_axes.set_title("Iris, 16 tanh layers of width 4: cubic against "
+                         "quadratic in B", fontsize=10)
     return _save(fig, stem)

@@ -195,6 +195,41 @@ def breakdown_problem():
     return net, theta, X, y, lin, float(-np.linalg.eigvalsh(C)[0])
 
 
+def pivot_breakdown_problem():
+    """A network and a damping at which a Riccati pivot is singular while
+    ``H + eps I`` is not.
+
+    A three-layer tanh network (widths 2, 3, 3, 2) on two samples, and the
+    ``eps`` in ``[0.5, 1]`` where the smallest eigenvalue of the second
+    layer's pivot ``Hxx_2`` (derivation.md section 12) changes sign, found by
+    bisection to the last bit. The head's pivot is positive definite for
+    ``eps > 0``, so one negative eigenvalue of ``H + eps I`` moves there
+    from ``Hxx_2`` to ``Hxx_1`` through a pole: the sweep breaks down at a
+    point where ``H + eps I`` has condition number about 6.
+
+    Returns
+    -------
+    net, theta, X, y, lin, eps
+    """
+    from scipy.optimize import brentq
+
+    from .riccati import RiccatiFactorization
+
+    rng = np.random.default_rng(3)
+    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
+    theta = net.init(seed=3, gain=1.5, bias_scale=0.3)
+    X = rng.standard_normal((2, 2))
+    y = np.array([0, 1])
+    lin = net.linearize(theta, X, y)
+
+    def smallest(eps):
+        pivot = RiccatiFactorization(lin, eps).pivots[1]
+        return np.linalg.eigvalsh(pivot)[0]
+
+    eps = brentq(smallest, 0.5, 1.0, xtol=1e-300, rtol=4 * np.finfo(float).eps)
+    return net, theta, X, y, lin, float(eps)
+
+
 def dense_inverse_product(net, theta, X, targets, v, eps):
     """``(H + eps I)^{-1} v`` the dense way: materialise ``H``, then solve."""
     lin = net.linearize(theta, X, targets)

@@ -3,6 +3,8 @@
 Each test module seeds its own generator; these helpers take one.
 """
 
+import dataclasses
+
 import numpy as np
 
 from hessian_ref import MLP
@@ -51,11 +53,13 @@ SHAPES = [
 ]
 
 
-def plant(monkeypatch, change):
+def plant(monkeypatch, change, sweep_change=None):
     """Make ``augmented.augmented_system`` build a wrong ``K'``: ``change(
     diagonal, lower, lin, eps)`` edits copies of its diagonal and lower
-    blocks in place. A defect that every solve's check on ``H + eps I``
-    must see."""
+    blocks in place. With `sweep_change`, the Riccati sweep is planted too:
+    ``sweep_change(layers)`` replaces entries of the list of its
+    ``LayerBlocks`` (the Hessian-vector product keeps the true ones). A
+    defect that every solve's check on ``H + eps I`` must see."""
     from hessian_ref import augmented
     from hessian_ref.block_tridiagonal import BlockTridiagonal
 
@@ -69,14 +73,29 @@ def plant(monkeypatch, change):
         return BlockTridiagonal(diagonal, lower, K.upper)
 
     monkeypatch.setattr(augmented, "augmented_system", build)
+    if sweep_change is not None:
+        real_sweep = augmented.RiccatiFactorization
+
+        def sweep(lin, eps):
+            layers = list(lin.layers)
+            sweep_change(layers)
+            return real_sweep(dataclasses.replace(lin, layers=tuple(layers)), eps)
+
+        monkeypatch.setattr(augmented, "RiccatiFactorization", sweep)
 
 
 def plant_wrong_entry(monkeypatch, factor=1 + 1e-6):
-    """Plant a ``K'`` with its first entry multiplied by `factor`. Unrefined
-    solves then leave a backward error of about 1e-11 and warn; refinement
-    with the true residual removes it."""
+    """Plant a ``K'`` and a Riccati sweep whose first entry, ``Q_1[0, 0]``
+    (plus ``eps`` in ``K'``), is multiplied by `factor`. Unrefined solves
+    then leave a backward error of about 1e-11 and warn; refinement with the
+    true residual removes it."""
 
     def change(diagonal, lower, lin, eps):
         diagonal[0][0, 0] *= factor
 
-    plant(monkeypatch, change)
+    def sweep_change(layers):
+        Q = layers[0].Q.copy()
+        Q[0, 0] *= factor
+        layers[0] = dataclasses.replace(layers[0], Q=Q)
+
+    plant(monkeypatch, change, sweep_change)

@@ -26,7 +26,8 @@ from hessian_ref.augmented import (
 )
 from hessian_ref.block_tridiagonal import BlockTridiagonal, SingularBlockError
 from hessian_ref.dense import autograd_hessian, dense_augmented
-from hessian_ref.measure import breakdown_problem
+from hessian_ref.measure import breakdown_problem, pivot_breakdown_problem
+from hessian_ref.riccati import SingularPivotError
 
 rng = np.random.default_rng(606)
 ACTS = ["tanh", "sigmoid", "softplus", "identity"]
@@ -191,7 +192,9 @@ def test_singular_pivot_block_is_refused_naming_the_layer():
 
 
 @pytest.mark.parametrize("factor", [1.0, 1 + 1e-12, 1 + 1e-8])
-def test_auto_falls_back_to_the_banded_lu_where_elimination_breaks_down(factor):
+def test_auto_is_accurate_where_elimination_breaks_down(factor):
+    # the Riccati sweep's pivots are not the pivot blocks of K': where block
+    # elimination breaks down, auto's sweep is sound and needs no fallback
     net, theta, X, y, _, eps = _first_block_breakdown()
     eps *= factor
     v = np.random.default_rng(3).standard_normal(net.n_params)
@@ -200,20 +203,53 @@ def test_auto_falls_back_to_the_banded_lu_where_elimination_breaks_down(factor):
         warnings.simplefilter("error", LinAlgWarning)
         x, info = hessian_inverse_product(net, theta, X, y, v, eps,
                                           return_info=True)
-    assert info.method == "banded" and "layer 1" in info.reason
-    # the banded LU pivots across blocks: as accurate as the dense solve
+    assert info.method == "riccati" and info.reason == ""
+    assert min(info.rcond) > 1e-3
     assert rel_err(x, np.linalg.solve(A, v)) < solve_tolerance(A)
-    assert info.residual < 1e3 * np.linalg.cond(A) * MACHINE_EPS
     xb = hessian_inverse_product(net, theta, X, y, v, eps, method="banded")
     assert rel_err(xb, x) < 1e-12
 
 
-def test_auto_keeps_block_elimination_when_it_is_sound():
+@pytest.mark.parametrize("refine", [0, "auto"])
+@pytest.mark.parametrize("factor", [1.0, 1 + 1e-12, 1 + 1e-8, 1 + 1e-4])
+def test_auto_falls_back_to_the_banded_lu_where_the_riccati_sweep_breaks_down(
+        factor, refine):
+    # at eps* the pivot Hxx_2 is singular to the last bit while H + eps I has
+    # condition number ~6: the sweep is refused, and auto hands the solve to
+    # the banded LU, which pivots across layers. Near eps* the sweep loses
+    # about log10(1 / rcond) digits: auto keeps it only when refinement
+    # brings the backward error to the doubt threshold, and either way the
+    # answer is as accurate as the dense solve (solve_tolerance: 100 cond
+    # eps_mach, a bound for a backward-stable solve)
+    net, theta, X, y, _, eps = pivot_breakdown_problem()
+    eps *= factor
+    v = np.random.default_rng(3).standard_normal(net.n_params)
+    A = autograd_hessian(net, theta, X, y) + eps * np.eye(net.n_params)
+    assert np.linalg.cond(A) < 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        x, info = hessian_inverse_product(net, theta, X, y, v, eps,
+                                          return_info=True, refine=refine)
+    assert rel_err(x, np.linalg.solve(A, v)) < solve_tolerance(A)
+    if factor < 1 + 1e-10 or (factor < 1 + 1e-6 and refine == 0):
+        assert info.method == "banded"
+        assert "Riccati pivot of layer 2" in info.reason or (
+            "Riccati sweep left a backward error" in info.reason)
+        with pytest.raises(SingularPivotError,
+                           match="Riccati pivot of layer 2 is singular") as e:
+            hessian_inverse_product(net, theta, X, y, v, eps, method="riccati",
+                                    refine=refine)
+        assert e.value.layer == 1
+    elif factor > 1 + 1e-6:
+        assert info.method == "riccati" and info.reason == ""
+
+
+def test_auto_keeps_the_riccati_sweep_when_it_is_sound():
     net, theta, X, t = make_problem(np.random.default_rng(13), (3, 4, 4, 2), "tanh",
                                     "cross_entropy", 3)
     v = np.ones(net.n_params)
     x, info = hessian_inverse_product(net, theta, X, t, v, 0.1, return_info=True)
-    assert info.method == "block" and info.reason == ""
+    assert info.method == "riccati" and info.reason == ""
     assert len(info.rcond) == 3
     H = autograd_hessian(net, theta, X, t)
     A = H + 0.1 * np.eye(net.n_params)
@@ -251,11 +287,12 @@ def test_nearly_singular_pivot_block_unrefined_is_refused_naming_the_layer():
                        match="pivot block of layer 1 .*backward error of .* on "
                              "H \\+ eps I.*condition estimate of H \\+ eps I"):
         solve_from_blocks(lin, v, eps, refine=0)
-    # auto falls back to the banded LU for the same request
+    # auto's Riccati sweep, whose pivots are sound here, answers the same
+    # request unrefined
     x, info = solve_from_blocks(lin, v, eps, return_info=True, refine=0,
                                 method="auto")
     A = autograd_hessian(net, theta, X, y) + eps * np.eye(net.n_params)
-    assert info.method == "banded"
+    assert info.method == "riccati"
     assert rel_err(x, np.linalg.solve(A, v)) <= 100 * np.linalg.cond(A) * MACHINE_EPS
 
 

@@ -18,8 +18,8 @@ def test_every_route_is_timed_at_every_depth(result):
     quick = SETTINGS["quick"]
     assert [p["depth"] for p in result["depth"]] == list(quick["depths"])
     for p in result["depth"]:
-        for route in ("structured", "unjudged", "elimination", "lapack_floor", "hvp",
-                      "hvp_on_blocks", "gradient"):
+        for route in ("structured", "unjudged", "elimination", "riccati",
+                      "lapack_floor", "hvp", "hvp_on_blocks", "gradient"):
             assert 0 < p["seconds"][route] < 60, (p["depth"], route)
         assert p["n_params"] <= quick["dense_max_params"]
         assert p["seconds"]["dense"] > 0 and p["seconds"]["cg"] > 0
@@ -37,14 +37,19 @@ def test_sweeps_grow_the_blocks(result):
             assert p["seconds"]["elimination"] > 0 and p["seconds"]["lapack_floor"] > 0
     assert result["many_rhs"]["seconds"]["together"] > 0
     for p in result["iris_batch"]:
-        # the two solvers agree on the same system (cond * eps_mach ~ 1e-12)
+        # the two solvers agree on the same system (cond * eps_mach ~ 1e-12),
+        # and each is within 100 cond * eps_mach of the dense solve, the
+        # bound for a backward-stable solve with room for the constants
         assert p["difference"] < 1e-8
+        assert 0 <= p["error"]["riccati"] < 100
+        assert 0 <= p["error"]["elimination"] < 100
+        assert p["pivot_size"] == 20 and p["block_size"] == 20 + 2 * 4 * p["batch"]
         assert p["seconds"]["riccati"] > 0 and p["seconds"]["elimination"] > 0
 
 
 def test_every_target_is_evaluated_from_the_run(result):
     listed = result["targets"]
-    assert len(listed) == 12
+    assert len(listed) == 14
     for t in listed:
         assert math.isfinite(t["measured"]) and t["kind"] in ("at most", "at least")
         assert t["passed"] == (t["measured"] <= t["bound"] if t["kind"] == "at most"
@@ -58,6 +63,6 @@ def test_the_command_writes_json_and_figures(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "BLAS:" in out and "structured time against depth" in out
     data = json.loads((tmp_path / "paper" / "bench_quick.json").read_text())
-    assert len(data["targets"]) == 12
+    assert len(data["targets"]) == 14
     assert (tmp_path / "figures" / "bench.png").stat().st_size > 10_000
     assert (tmp_path / "figures" / "bench.svg").exists()

@@ -2,8 +2,8 @@
 
 Four kinds of degenerate network, on architectures of depth 1 to 5, widths 1
 to 5 and batches of 1 to 4, with both losses and every activation, each at
-eight ``eps`` from 1e-12 to 1 and with the three solvers
-(``method="auto"``, ``"block"``, ``"banded"``):
+eight ``eps`` from 1e-12 to 1 and with the four solvers
+(``method="auto"``, ``"block"``, ``"banded"``, ``"riccati"``):
 
 1. zero weights: ``W_l = 0`` in the first, a middle or the last layer, or in
    all of them;
@@ -34,11 +34,13 @@ of the dense matrix) and ``u = eps_mach``:
   leaves another factor of ten (it is also the constant of
   ``test_augmented.solve_tolerance``). Measured: the banded LU stays within
   ``1.1 kappa u`` of dense on every case here. ``method="block"`` may raise
-  ``SingularBlockError`` instead (documented: elimination pivots only inside
-  blocks, so a pivot block can be singular while ``H + eps I`` is not).
+  ``SingularBlockError`` instead, and ``"riccati"`` ``SingularPivotError``
+  (documented: both pivot only inside layers, so a pivot can be singular
+  while ``H + eps I`` is not).
 - ``kappa u >= SINGULAR = 1e-1`` (singular to working precision): raise
-  ``SingularHessianError`` (any method) or ``SingularBlockError``
-  (``"block"``), with a message that says what is singular.
+  ``SingularHessianError`` (any method), ``SingularBlockError``
+  (``"block"``) or ``SingularPivotError`` (``"riccati"``), with a message
+  that says what is singular.
 - in between, either: the library judges singularity by a 1-norm condition
   estimate, which can differ from ``kappa`` by a small factor, so a factor
   of ten either side of the customary ``kappa u = 1e-2`` is accepted both
@@ -72,10 +74,11 @@ from hessian_ref.augmented import SingularHessianError, hessian_inverse_product
 from hessian_ref.block_tridiagonal import SingularBlockError
 from hessian_ref.dense import autograd_hessian, hessian_from_blocks
 from hessian_ref.layers import LOSSES as LOSS_HEADS
+from hessian_ref.riccati import SingularPivotError
 
 LOSSES = ("cross_entropy", "squared_error")
 assert set(LOSSES) == set(LOSS_HEADS)
-METHODS = ("auto", "block", "banded")
+METHODS = ("auto", "block", "banded", "riccati")
 EPS = (1e-12, 3e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0)
 
 #: Forward error allowed, in units of ``cond_2(H + eps I) * eps_mach``
@@ -334,13 +337,16 @@ def _refusal(error, method):
     not say what is singular) or ``"unexpected"`` (any other exception).
 
     ``"auto"`` and ``"banded"`` refuse with SingularHessianError; ``"block"``
-    with SingularBlockError, or with SingularHessianError when it judges the
-    whole ``H + eps I`` singular."""
+    with SingularBlockError and ``"riccati"`` with SingularPivotError, or
+    either with SingularHessianError when it judges the whole ``H + eps I``
+    singular."""
     message = str(error)
     if isinstance(error, SingularHessianError):
         clear = "singular to working precision" in message and "eps" in message
     elif isinstance(error, SingularBlockError) and method == "block":
         clear = "pivot block of layer" in message and "singular" in message
+    elif isinstance(error, SingularPivotError) and method == "riccati":
+        clear = "Riccati pivot" in message and "singular" in message
     else:
         return "unexpected"
     return "documented" if clear else "unclear"
@@ -358,7 +364,8 @@ VERDICTS = {
     "wrong-info": "SolveInfo.residual is not the true residual",
 }
 
-_SOLVERS = {"block": "block elimination", "banded": "the banded LU"}
+_SOLVERS = {"block": "block elimination", "banded": "the banded LU",
+            "riccati": "the Riccati sweep"}
 
 
 def judge(case, eps, method):
@@ -391,7 +398,7 @@ def judge(case, eps, method):
     err = rel_err(x, ref.x) if np.all(np.isfinite(x)) else np.inf
     ran = _SOLVERS[info.method]
     if method == "auto":
-        kept = info.method == "block"
+        kept = info.method == "riccati"
         ran = f"auto kept {ran}" if kept else f"auto fell back to {ran}"
     how = (f"{ran}, backward error on K' {info.backward_error:.1e}, "
            + ("then a LinAlgWarning" if warned else "no error, no warning"))

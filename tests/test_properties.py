@@ -75,4 +75,8 @@ def test_auto_solve_matches_dense_or_refuses_a_singular_matrix(case):
     error = np.linalg.norm(x - expected) / np.linalg.norm(expected)
     assert error <= max(1e-10, cond * accepted), (error, cond, info)
     N = net.n_params + 2 * sum(net.state_sizes(case["batch"])[1:])
-    assert info.backward_error <= BACKWARD_ERROR_FACTOR * N * MACHINE_EPS
+    if info.method == "riccati":
+        # the sweep solves H + eps I without K': it has no backward error there
+        assert np.isnan(info.backward_error)
+    else:
+        assert info.backward_error <= BACKWARD_ERROR_FACTOR * N * MACHINE_EPS

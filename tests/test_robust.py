@@ -8,6 +8,7 @@ covering the growth of rounding in elimination and in the Hessian-vector
 product for these sizes (P <= 60).
 """
 
+import dataclasses
 import re
 
 import numpy as np
@@ -34,9 +35,10 @@ from hessian_ref.augmented import (
 from hessian_ref.block_tridiagonal import SingularBlockError
 from hessian_ref.dense import autograd_hessian
 from hessian_ref.measure import breakdown_problem
+from hessian_ref.riccati import SingularPivotError
 
 rng = np.random.default_rng(4)
-METHODS = ["auto", "block", "banded"]
+METHODS = ["auto", "block", "banded", "riccati"]
 
 
 def dense_solve(net, theta, X, targets, v, eps):
@@ -147,8 +149,17 @@ def _flip_J_1_transpose(diagonal, lower, lin, eps):
     diagonal[0][:p[0], p[0] + a[0]:] *= -1
 
 
-PLANTS = {"scaled R of layer 2": _scale_R_of_layer_2,
-          "sign of J_1^T": _flip_J_1_transpose}
+def _scale_R_of_layer_2_in_sweep(layers):
+    layers[1] = dataclasses.replace(layers[1], R=1.5 * layers[1].R)
+
+
+def _flip_J_1_in_sweep(layers):
+    layers[0] = dataclasses.replace(layers[0], J=-layers[0].J)
+
+
+#: the same defect in K' and in the Riccati sweep's blocks
+PLANTS = {"scaled R of layer 2": (_scale_R_of_layer_2, _scale_R_of_layer_2_in_sweep),
+          "sign of J_1^T": (_flip_J_1_transpose, _flip_J_1_in_sweep)}
 
 
 @pytest.mark.parametrize("refine", [0, "auto"])
@@ -158,7 +169,7 @@ def test_a_wrong_block_is_caught(monkeypatch, kind, method, refine):
     # K' and the Hessian-vector product share no code, so a wrong block
     # leaves a backward error of order 1e-2 that no refinement removes
     net, theta, X, y, v = planted_problem()
-    plant(monkeypatch, PLANTS[kind])
+    plant(monkeypatch, *PLANTS[kind])
     with pytest.raises(InaccurateSolveError,
                        match="backward error of .* on H \\+ eps I.*disagree"):
         hessian_inverse_product(net, theta, X, y, v, 0.1, method=method,
@@ -192,17 +203,23 @@ def assert_refused_as_singular(net, theta, X, targets, v, method):
     ``H`` is singular, with its condition estimate; block elimination may
     instead meet an exactly singular pivot block first (at ``eps = 0`` the
     parameter blocks ``Q_l`` are often singular themselves), and then names
-    that block. Both messages advise a larger ``eps``."""
+    that block; the Riccati sweep likewise may name its pivot. Every message
+    advises a larger ``eps``."""
     singular_hessian = ("singular to working precision at eps = 0 \\(condition "
                         "estimate .*increase eps")
-    if method == "block":
-        with pytest.raises((SingularHessianError, SingularBlockError)) as caught:
+    singular_pivot = {"block": (SingularBlockError,
+                                "pivot block of layer [0-9]+ is singular"),
+                      "riccati": (SingularPivotError,
+                                  ("Riccati pivot (Hxx )?of layer [0-9]+ is "
+                                   "(exactly )?singular"))}
+    if method in singular_pivot:
+        error, message = singular_pivot[method]
+        with pytest.raises((SingularHessianError, error)) as caught:
             hessian_inverse_product(net, theta, X, targets, v, 0.0, method=method)
         if caught.type is SingularHessianError:
             assert re.search(singular_hessian, str(caught.value))
         else:
-            assert re.search("pivot block of layer [0-9]+ is singular.*increase eps",
-                             str(caught.value))
+            assert re.search(f"{message}.*increase eps", str(caught.value))
         return
     with pytest.raises(SingularHessianError, match=singular_hessian):
         hessian_inverse_product(net, theta, X, targets, v, 0.0, method=method)

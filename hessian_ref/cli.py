@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+import matplotlib
 import numpy as np
 from tqdm import tqdm
 
@@ -365,6 +366,8 @@ def _rounded(value):
 
 def main(argv=None):
     """Entry point of the ``hessian-ref`` console script."""
+    # the command draws only into files; the library leaves the backend alone
+    matplotlib.use("Agg")
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -13,8 +13,6 @@ import os
 from collections.abc import Mapping
 
 import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import scipy.sparse

@@ -45,6 +45,7 @@ __all__ = [
     "load_case",
     "make_case",
     "parameter_blocks",
+    "report_json",
     "save_case",
     "standard_suite",
     "validate",
@@ -292,7 +293,7 @@ def _suite_specs():
 
 def standard_suite(progress=None):
     """The standard cases (about twenty): depth 1 to 64, width 1 to 8, batch
-    1 to 8, every activation, both losses and reductions, well and badly
+    1 to 10, every activation, both losses and reductions, well and badly
     conditioned ``eps``, an indefinite Hessian.
 
     `progress`, if given, is called with each case's name before it is made.
@@ -570,7 +571,8 @@ def _confinement(D, blocks, limit):
     """The parameter blocks whose rows and columns hold the error ``D`` of a
     Hessian, in words: one block if it alone does, else every bias or every
     weight matrix if they do, else the fewest blocks found by taking the
-    largest rows first. Beyond them, ``D`` is below `limit` (Frobenius)."""
+    largest rows first ("every block" when that takes all of them). Beyond
+    them, ``D`` is below `limit` (Frobenius)."""
     def outside(labels):
         keep = np.ones(len(D), dtype=bool)
         for label, index in blocks:
@@ -588,6 +590,8 @@ def _confinement(D, blocks, limit):
     while outside(set(chosen)) > limit:
         rest = [(label, index) for label, index in blocks if label not in chosen]
         chosen.append(max(rest, key=lambda item: np.linalg.norm(D[item[1]]))[0])
+    if len(chosen) == len(blocks) and len(blocks) > 1:
+        return "every block"
     return " and ".join(chosen)
 
 
@@ -692,7 +696,7 @@ def check_directory(cases_dir, answers_dir, layout=None):
     return Report(tuple(reports))
 
 
-def validate(implementation, cases=None):
+def validate(implementation, cases=None, layout=None):
     """Check `implementation` on `cases`; returns a :class:`Report`.
 
     Parameters
@@ -705,6 +709,9 @@ def validate(implementation, cases=None):
     cases : sequence of Case, or str, optional
         The cases, or a directory of case files; default
         :func:`standard_suite`.
+    layout : hessian_ref.layouts.Layout, optional
+        The parameter layout of the implementation's answers, as in
+        :func:`check_answers` (default: hessian_ref's own).
     """
     if not callable(implementation):
         raise TypeError(f"implementation: expected a callable taking a Case, got "
@@ -721,7 +728,7 @@ def validate(implementation, cases=None):
                 f"expected the implementation to return a dict, got "
                 f"{type(answers).__name__}")))
             continue
-        reports.append(check_answers(case, answers))
+        reports.append(check_answers(case, answers, layout))
     return Report(tuple(reports))
 
 

@@ -336,6 +336,14 @@ def test_answers_in_another_layout_are_converted_before_the_check(tmp_path, suit
         # read as hessian_ref's layout they fail; converted they pass
         assert not check_answers(case, moved).passed
         assert check_answers(case, moved, FLAX_RAVEL_PYTREE).passed
+    # validate() takes the same layout for an implementation's answers
+    flax_answers = {case.name: np.load(out / f"{case.name}.npz") for case in cases}
+
+    def in_flax_layout(case):
+        return dict(flax_answers[case.name])
+
+    assert not validate(in_flax_layout, cases).passed
+    assert validate(in_flax_layout, cases, layout=FLAX_RAVEL_PYTREE).passed
     cases_dir = tmp_path / "cases"
     for case in cases:
         save_case(case, cases_dir)
@@ -353,3 +361,14 @@ def test_the_readme_documents_every_key_of_a_case():
     for key, content in CASE_KEYS.items():
         shown = "`W_l`, `b_l`" if key == "W_l, b_l" else f"`{key}`"
         assert f"| {shown} | {content} |" in readme, key
+
+
+def test_an_error_in_every_block_is_said_so():
+    from hessian_ref.validate import _confinement
+
+    blocks = [("layer 1 weights", np.arange(0, 4)), ("layer 1 bias", np.arange(4, 6)),
+              ("layer 2 weights", np.arange(6, 9))]
+    D = np.ones((9, 9))
+    assert _confinement(D, blocks, 1e-12) == "every block"
+    D[6:, :] = D[:, 6:] = 0  # now only layer 1's rows and columns hold it
+    assert _confinement(D, blocks, 1e-12) == "layer 1 weights and layer 1 bias"

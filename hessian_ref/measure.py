@@ -172,6 +172,16 @@ def hvp_flops(p, a):
     return float(flops)
 
 
+def _small_tanh_problem(data_seed, init_seed):
+    """A three-layer tanh network (widths 2, 3, 3, 2, gain 1.5) on two
+    samples of two classes, and its linearization."""
+    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
+    theta = net.init(seed=init_seed, gain=1.5, bias_scale=0.3)
+    X = np.random.default_rng(data_seed).standard_normal((2, 2))
+    y = np.array([0, 1])
+    return net, theta, X, y, net.linearize(theta, X, y)
+
+
 def breakdown_problem():
     """A network and the damping at which block elimination breaks down.
 
@@ -184,12 +194,7 @@ def breakdown_problem():
     -------
     net, theta, X, y, lin, eps
     """
-    rng = np.random.default_rng(1)
-    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
-    theta = net.init(seed=3, gain=1.5, bias_scale=0.3)
-    X = rng.standard_normal((2, 2))
-    y = np.array([0, 1])
-    lin = net.linearize(theta, X, y)
+    net, theta, X, y, lin = _small_tanh_problem(data_seed=1, init_seed=3)
     first, second = lin.layers[0], lin.layers[1]
     C = first.Q + first.J.T @ second.S @ first.J
     return net, theta, X, y, lin, float(-np.linalg.eigvalsh(C)[0])
@@ -215,12 +220,7 @@ def pivot_breakdown_problem():
 
     from .riccati import RiccatiFactorization
 
-    rng = np.random.default_rng(3)
-    net = MLP((2, 3, 3, 2), "tanh", "cross_entropy")
-    theta = net.init(seed=3, gain=1.5, bias_scale=0.3)
-    X = rng.standard_normal((2, 2))
-    y = np.array([0, 1])
-    lin = net.linearize(theta, X, y)
+    net, theta, X, y, lin = _small_tanh_problem(data_seed=3, init_seed=3)
 
     def smallest(eps):
         pivot = RiccatiFactorization(lin, eps).pivots[1]

@@ -20,6 +20,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import scipy.linalg
+from autograd.tracer import getval
 
 from ._checks import check_vectors
 from .layers import SoftmaxCrossEntropy
@@ -75,10 +76,18 @@ def _head_loss(layer, U, targets):
     B = U.shape[0] if layer.reduction == "mean" else 1
     if isinstance(layer, SoftmaxCrossEntropy):
         onehot = np.eye(layer.n_out)[targets]
-        # shift every sample by its own largest logit, so nothing underflows
-        m = anp.max(U, axis=1, keepdims=True)
-        lse = anp.log(anp.sum(anp.exp(U - m), axis=1)) + m[:, 0]
-        return anp.sum(lse - anp.sum(U * onehot, axis=1)) / B
+        # -log p_y = log sum_j exp(D_j) with D = U - U_y (so D_y = 0), shifted
+        # by the largest D_j; the shift is held constant (getval), which is
+        # exact for this expression and keeps ties out of the derivatives.
+        # Where y has the largest logit (shift 0) the loss is
+        # log1p(sum_{j != y} exp(D_j)), accurate to the last bits even when
+        # p_y is within rounding of 1, and so are its derivatives.
+        D = U - anp.sum(U * onehot, axis=1, keepdims=True)
+        shift = np.max(getval(D), axis=1, keepdims=True)
+        terms = anp.exp(D - shift)
+        spread = anp.log(anp.sum(terms, axis=1)) + shift[:, 0]
+        confident = anp.log1p(anp.sum(terms * (1.0 - onehot), axis=1))
+        return anp.sum(anp.where(shift[:, 0] == 0, confident, spread)) / B
     return 0.5 * anp.sum((U - targets) ** 2) / B
 
 

@@ -291,9 +291,14 @@ class _Head(_Affine):
         return self._curvature(x, Z, Delta, Lam)
 
 
-def _softmax(U):
+def _softmax_parts(U):
+    """For each row of `U`: ``E = exp(U - max)``, its sum ``s`` and
+    ``others[i] = sum_{j != i} E_j``, each summed directly, so that
+    ``1 - p_i = others_i / s`` keeps its relative accuracy even when ``p_i``
+    is within rounding of 1 (a saturated softmax)."""
     E = np.exp(U - U.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
+    others = E @ (1.0 - np.eye(U.shape[1]))
+    return E, E.sum(axis=1, keepdims=True), others
 
 
 def _float_label_detail(y):
@@ -344,16 +349,28 @@ class SoftmaxCrossEntropy(_Head):
         return y
 
     def _sample_losses(self, U, y):
-        m = U.max(axis=1)
-        lse = m + np.log(np.exp(U - m[:, None]).sum(axis=1))
-        return lse - U[np.arange(U.shape[0]), y]
+        # -log p_y = log(s / E_y): as log1p(others_y / E_y) when p_y >= 1/2,
+        # which keeps the relative accuracy of a loss near 0, and as
+        # log(s) + max - U_y otherwise (then the loss is at least log 2)
+        rows = np.arange(U.shape[0])
+        E, s, others = _softmax_parts(U)
+        E_y, others_y = E[rows, y], others[rows, y]
+        confident = E_y >= others_y
+        ratio = np.divide(others_y, E_y, out=np.zeros_like(E_y), where=confident)
+        spread = np.log(s[:, 0]) + U.max(axis=1) - U[rows, y]
+        return np.where(confident, np.log1p(ratio), spread)
 
     def _sample_derivatives(self, U, y):
+        # Delta = p - e_y and Lam = diag(p) - p p^T, with 1 - p_y and
+        # p_i (1 - p_i) formed from the sums of the other probabilities
         B, o = U.shape
-        P = _softmax(U)
+        E, s, others = _softmax_parts(U)
+        P, complement = E / s, others / s
         Delta = P.copy()
-        Delta[np.arange(B), y] -= 1.0
-        Lam = P[:, :, None] * np.eye(o) - P[:, :, None] * P[:, None, :]
+        Delta[np.arange(B), y] = -complement[np.arange(B), y]
+        Lam = -P[:, :, None] * P[:, None, :]
+        diagonal = np.arange(o)
+        Lam[:, diagonal, diagonal] = P * complement
         return Delta, Lam
 
 

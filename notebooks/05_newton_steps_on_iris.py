@@ -386,13 +386,15 @@ for k in (0, 10, 20, 30, ITERATIONS - 1):
     assert error_ag <= 100 * cond * (EPS_MACH + delta_H)
 
 # %% [markdown]
-# Early on the two dense Hessians agree to rounding (`delta_H` a few
-# `eps_mach`). Late in the run the loss is below `1e-6`, every flower's
-# softmax is saturated (`1 - p` of its class near `1e-7`), and the head's
-# derivatives `p - 1` and `p (1 - p)`, computed from `p`, keep only about
-# `eps_mach / (1 - p)` of relative accuracy, in either transcription,
-# differently rounded. `H` is then known to about `1e-10`, not `1e-16`, and
-# no solve can be held to more than that.
+# The two dense Hessians agree to a few `eps_mach` at every iteration
+# (`delta_H`), even at the end, where the loss is below `1e-6` and every
+# flower's softmax is saturated (`1 - p` of its class near `1e-7`). Formed
+# as `p - 1` and `p (1 - p)` by subtraction, the head's derivatives would
+# keep only about `eps_mach / (1 - p)` of relative accuracy there; both
+# transcriptions instead form `1 - p` as the sum of the other classes'
+# probabilities (`hessian_ref.layers.SoftmaxCrossEntropy`, and the loss
+# written as `log1p` in `hessian_ref.dense`), so the curvature of a nearly
+# perfect fit is known as well as that of a poor one.
 
 # %% [markdown]
 # ## Summary
@@ -407,8 +409,7 @@ for k in (0, 10, 20, 30, ITERATIONS - 1):
 #   gradient norm is below `1e-4`.
 # - The inertia from the Riccati pivots matched dense `eigvalsh` at every
 #   iteration; each checked step matched a dense solve within
-#   `100 cond eps_mach`, and the autograd one within what the difference
-#   of the two dense Hessians allows (near zero loss the softmax is
-#   saturated and `H` itself is known only to about `1e-10`).
+#   `100 cond eps_mach`, and the autograd one as well: the two dense
+#   Hessians agree to a few `eps_mach` even where the softmax is saturated.
 # - Without the guard the same schedule takes steps with an indefinite
 #   `H + eps I`, is rejected more often and stalls on a plateau.

@@ -154,3 +154,62 @@ def test_vjp_equals_products_with_explicit_jacobians(activation, n_in, n_out, ba
     bJ, bG = layer.vjp(x, Z, b)
     _close(bJ, b @ J)
     _close(bG, b @ G)
+
+
+def _exact_softmax_head(U, y, digits=60):
+    """Loss, Delta = p - e_y and Lam = diag(p) - p p^T of one sample, in
+    decimal arithmetic with `digits` digits, rounded to float64."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = digits
+        E = [Decimal(float(u)).exp() for u in U]
+        s = sum(E)
+        p = [e / s for e in E]
+        loss = float((s / E[y]).ln())
+        delta = [float(p[i] - (1 if i == y else 0)) for i in range(len(U))]
+        lam = [[float((p[i] if i == j else 0) - p[i] * p[j]) for j in range(len(U))]
+               for i in range(len(U))]
+    return loss, np.array(delta), np.array(lam)
+
+
+@pytest.mark.parametrize("margin", [0.0, 1.0, 5.0, 20.0, 30.0, 36.0, 50.0])
+def test_saturated_softmax_keeps_its_relative_accuracy(margin):
+    # the true class leads by `margin`, so 1 - p_y ~ exp(-margin) reaches
+    # 1e-16 and below: forming 1 - p_y as the sum of the other
+    # probabilities, every entry of the loss, Delta and Lam is within a few
+    # roundings of the exact value relative to itself, where 1 - p_y
+    # computed by subtraction loses all its digits. The bound is
+    # 8 eps_mach (1 + spread): exp(u_j - max u) is as accurate as the
+    # rounded difference, whose error is eps_mach |u_j - max u| / 2, so a
+    # spread of 50 between logits allows ~50 eps_mach. The autograd
+    # oracle's loss and its derivatives of the head are held to the same
+    head = SoftmaxCrossEntropy(2, 4, reduction="sum")
+    U = np.array([[margin, -0.3, 0.2, -1.1], [0.4, margin + 0.1, -2.0, 0.3],
+                  [0.0, 0.0, 0.0, 0.0], [-0.5, 0.0, margin, margin - 0.7]])
+    y = np.array([0, 1, 2, 2])
+    loss = head._sample_losses(U, y)
+    Delta, Lam = head._sample_derivatives(U, y)
+    tol = 8 * np.finfo(float).eps * (1 + np.ptp(U))
+    for n in range(len(y)):
+        exact_loss, exact_delta, exact_lam = _exact_softmax_head(U[n], y[n])
+        assert abs(loss[n] - exact_loss) <= tol * abs(exact_loss)
+        np.testing.assert_allclose(Delta[n], exact_delta, rtol=tol, atol=0)
+        np.testing.assert_allclose(Lam[n], exact_lam, rtol=tol, atol=0)
+
+    # the oracle: the same head as a function of its logits, by autograd
+    import autograd
+
+    from hessian_ref.dense import _head_loss
+
+    def loss_of(flat):
+        return _head_loss(head, flat.reshape(U.shape), y)
+
+    flat = U.ravel()
+    exact = [_exact_softmax_head(U[n], y[n]) for n in range(len(y))]
+    assert abs(loss_of(flat) - sum(e[0] for e in exact)) <= tol * sum(e[0] for e in exact)
+    gradient = autograd.grad(loss_of)(flat).reshape(U.shape)
+    hessian = autograd.hessian(loss_of)(flat).reshape(U.shape + U.shape)
+    for n, (_, exact_delta, exact_lam) in enumerate(exact):
+        np.testing.assert_allclose(gradient[n], exact_delta, rtol=tol, atol=0)
+        np.testing.assert_allclose(hessian[n, :, n, :], exact_lam, rtol=tol, atol=0)

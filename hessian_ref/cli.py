@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -169,8 +170,7 @@ def _bench(args):
     paper = os.path.join(args.out, "paper")
     os.makedirs(paper, exist_ok=True)
     path = os.path.join(paper, "bench_quick.json" if args.quick else "bench.json")
-    with open(path, "w") as f:
-        json.dump(_rounded(result), f, indent=1)
+    _write_json(_rounded(result), path)
     figures = plot_bench(result, os.path.join(args.out, "figures", "bench"))
     for written in [path, *figures]:
         print(f"wrote {written}")
@@ -270,8 +270,7 @@ def _reproduce(args):
                 + ", ".join(f"{b:.2e}" for b in run.block_norms) + ".\n\n")
         f.write(table + "\n")
     json_path = os.path.join(paper, "iris_checks.json")
-    with open(json_path, "w") as f:
-        json.dump({
+    _write_json({
             "eps": run.eps,
             "depth": args.depth,
             "width": args.width,
@@ -291,7 +290,7 @@ def _reproduce(args):
                  "why": c.why}
                 for c in run.checks
             ],
-        }, f, indent=2)
+        }, json_path, indent=2)
 
     print("- drawing the sparsity of K")
     figures = plot_sparsity_of_K(
@@ -336,10 +335,9 @@ def _claims(args, run):
     with open(md_path, "w") as f:
         f.write(claims_markdown(results, args.quick, args.eps))
     json_path = os.path.join(paper, "claims.json")
-    with open(json_path, "w") as f:
-        json.dump({"quick": args.quick, "eps": args.eps,
-                   "claims": claims_records(results),
-                   "sweeps": _rounded(ctx.sweeps)}, f, indent=1)
+    _write_json({"quick": args.quick, "eps": args.eps,
+                 "claims": claims_records(results),
+                 "sweeps": _rounded(ctx.sweeps)}, json_path)
     for path in [md_path, json_path] + [p for ps in figure_paths.values() for p in ps]:
         print(f"wrote {path}")
 
@@ -353,15 +351,31 @@ def _claims(args, run):
     return True
 
 
-def _rounded(value):
-    """Sweep results with floats cut to 3 significant digits (timings vary)."""
+def _json_ready(value, digits=None):
+    """`value` for strict JSON: a NaN or infinite float becomes ``null``
+    (JSON has no such numbers), and with `digits` every float is cut to that
+    many significant digits."""
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: _json_ready(v, digits) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_rounded(v) for v in value]
+        return [_json_ready(v, digits) for v in value]
     if isinstance(value, float):
-        return float(f"{value:.3g}")
+        if not math.isfinite(value):
+            return None
+        return float(f"{value:.{digits}g}") if digits else float(value)
     return value
+
+
+def _rounded(value):
+    """Sweep results with floats cut to 3 significant digits (timings vary),
+    ready for strict JSON."""
+    return _json_ready(value, 3)
+
+
+def _write_json(data, path, indent=1):
+    """`data` as strict JSON (no NaN literals) at `path`."""
+    with open(path, "w") as f:
+        json.dump(_json_ready(data), f, indent=indent, allow_nan=False)
 
 
 def main(argv=None):

@@ -99,3 +99,14 @@ def plant_wrong_entry(monkeypatch, factor=1 + 1e-6):
         layers[0] = dataclasses.replace(layers[0], Q=Q)
 
     plant(monkeypatch, change, sweep_change)
+
+
+def strict_json(text):
+    """`text` parsed as strict JSON: ``NaN`` and ``Infinity`` literals,
+    which Python writes by default but JSON does not allow, are refused."""
+    import json
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)

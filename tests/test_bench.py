@@ -1,9 +1,9 @@
 """The benchmark's quick mode: complete, sane results (no timing asserted)."""
 
-import json
 import math
 
 import pytest
+from conftest import strict_json
 
 from hessian_ref.bench import SETTINGS, run_bench, targets
 from hessian_ref.cli import main
@@ -62,7 +62,7 @@ def test_the_command_writes_json_and_figures(tmp_path, capsys):
     assert main(["bench", "--quick", "--repeats", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "BLAS:" in out and "structured time against depth" in out
-    data = json.loads((tmp_path / "paper" / "bench_quick.json").read_text())
+    data = strict_json((tmp_path / "paper" / "bench_quick.json").read_text())
     assert len(data["targets"]) == 14
     assert (tmp_path / "figures" / "bench.png").stat().st_size > 10_000
     assert (tmp_path / "figures" / "bench.svg").exists()

@@ -1,10 +1,10 @@
 """The reproduction in quick mode, end to end through the command line:
 every claim holds, every figure is written, and the reports agree."""
 
-import json
 
 import numpy as np
 import pytest
+from conftest import strict_json
 
 from hessian_ref.claims import CLAIMS, FIGURES, claims_table
 from hessian_ref.cli import main
@@ -14,7 +14,7 @@ from hessian_ref.cli import main
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce")
     code = main(["reproduce", "--quick", "--out", str(out)])
-    report = json.loads((out / "paper" / "claims.json").read_text())
+    report = strict_json((out / "paper" / "claims.json").read_text())
     return code, out, report
 
 

@@ -1,9 +1,9 @@
 """The main job: a smaller run of the same pipeline, and the CLI end to end."""
 
-import json
 
 import numpy as np
 import pytest
+from conftest import strict_json
 
 from hessian_ref.cli import main
 from hessian_ref.reproduce import Check, check_iris, checks_table, train_on_iris
@@ -54,7 +54,7 @@ def test_cli_reproduce_writes_results_and_exits_zero(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "all 12 checks passed" in out
-    report = json.loads((tmp_path / "paper" / "iris_checks.json").read_text())
+    report = strict_json((tmp_path / "paper" / "iris_checks.json").read_text())
     assert report["depth"] == 3 and all(c["passed"] for c in report["checks"])
     assert (tmp_path / "paper" / "iris_checks.md").read_text().count("| yes |") == 12
     for ext in ("png", "svg"):

@@ -60,12 +60,15 @@ KRYLOV_RTOL = 1e-8
 
 
 def blas_info():
-    """The BLAS libraries loaded (name, version, architecture, threads)."""
-    return [
+    """The BLAS libraries loaded (name, version, architecture, threads),
+    sorted by name and version so that runs list them in the same order."""
+    found = [
         {key: lib.get(key) for key in
          ("internal_api", "version", "architecture", "num_threads", "prefix")}
         for lib in threadpool_info() if lib.get("user_api") == "blas"
     ]
+    return sorted(found, key=lambda lib: (str(lib["internal_api"]),
+                                          str(lib["version"])))
 
 
 def median_seconds(f, repeats=3):

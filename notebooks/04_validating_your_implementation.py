@@ -133,7 +133,7 @@ with np.load(os.path.join(CASES_DIR, "iris-10.npz")) as data:
             shown = f"= {text}" if len(text) <= 60 else f"= {text[:57]}..."
         else:
             shown = f"shape {value.shape}"
-        print(f"{key:<22} {str(value.dtype):<8} {shown}")
+        print(f"{key:<22} {value.dtype!s:<8} {shown}")
 
 # %% [markdown]
 # Each quantity `q` is judged by its relative error `||answer - expected|| /

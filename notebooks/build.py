@@ -14,6 +14,7 @@ the scripts the same way and checks that each ``.ipynb`` holds the cells of
 its script, all executed.
 """
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ import jupytext
 import nbclient
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 #: Seconds one cell may take before the run is abandoned.
 CELL_TIMEOUT = 600
@@ -37,12 +39,21 @@ def scripts(prefixes=()):
 
 
 def execute(script, workdir):
-    """The notebook of `script`, run on a fresh kernel in `workdir`."""
+    """The notebook of `script`, run on a fresh kernel in `workdir`.
+
+    The kernel imports ``hessian_ref`` from this checkout (its root goes
+    first on ``PYTHONPATH``), whichever copy is installed. Cells get ids
+    from their position and no execution timestamps, so that a rebuild
+    changes only what the cells print.
+    """
     notebook = jupytext.read(script)
+    for k, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{k:03d}"
     client = nbclient.NotebookClient(
         notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
-        resources={"metadata": {"path": str(workdir)}})
-    client.execute()
+        record_timing=False, resources={"metadata": {"path": str(workdir)}})
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    client.execute(env={**os.environ, "PYTHONPATH": path})
     return notebook
 
 

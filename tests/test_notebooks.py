@@ -62,3 +62,17 @@ def test_notebook_runs_on_a_fresh_kernel(script, tmp_path):
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code and all(cell.execution_count for cell in code)
     assert list(tmp_path.iterdir()) == []  # a notebook writes no files
+
+
+def test_notebooks_import_the_library_of_this_checkout(tmp_path, monkeypatch):
+    # a kernel started in notebooks/ must not pick up another copy of the
+    # library: here a decoy package that comes first on PYTHONPATH
+    decoy = tmp_path / "decoy" / "hessian_ref"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("")
+    monkeypatch.setenv("PYTHONPATH", str(decoy.parent))
+    probe = tmp_path / "99_probe.py"
+    probe.write_text("# %%\nimport hessian_ref\nprint(hessian_ref.__file__)\n")
+    notebook = build.execute(probe, tmp_path)
+    printed = notebook.cells[0].outputs[0]["text"].strip()
+    assert Path(printed).resolve().parent == NOTEBOOKS.parent / "hessian_ref"

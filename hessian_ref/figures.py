@@ -845,6 +845,15 @@ def plot_eps_sweep(sweep, stem):
     return _save(fig, stem)
 
 
+def _finish_panel(axes, xlabel, ylabel, title, legend_loc):
+    """Labels, a light grid, the legend and a small title for one panel."""
+    axes.grid(True, which="major", color="0.9", lw=0.6)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.legend(loc=legend_loc, fontsize=8)
+    axes.set_title(title, fontsize=10)
+
+
 def plot_bench(result, stem):
     """The benchmark in three panels: time of each route against depth; the
     elimination's time over the LAPACK floor against the block size; and,
@@ -884,12 +893,9 @@ def plot_bench(result, stem):
             left.loglog(depths, t, marker=marker, color=color,
                         label=f"{label} (slope {slope:.2f})")
     _value_ticks(left.xaxis, depths)
-    left.grid(True, which="major", color="0.9", lw=0.6)
-    left.set_xlabel("depth L (layers)")
-    left.set_ylabel("time of one solve (s)")
-    left.legend(loc="upper left", fontsize=8)
-    left.set_title(f"Against depth (width {result['width']}, batch "
-                   f"{result['batch']}, eps = {result['eps']:g})", fontsize=10)
+    _finish_panel(left, "depth L (layers)", "time of one solve (s)",
+                  f"Against depth (width {result['width']}, batch "
+                  f"{result['batch']}, eps = {result['eps']:g})", "upper left")
     for key, label, marker in (("depth", "depth sweep", "o"),
                                ("width_sweep", "width sweep", "s"),
                                ("batch_sweep", "batch sweep", "^")):
@@ -902,12 +908,10 @@ def plot_bench(result, stem):
     right.axvline(64, color="0.8", lw=0.8)
     right.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     right.set_ylim(bottom=0)
-    right.grid(True, which="major", color="0.9", lw=0.6)
-    right.set_xlabel("largest block p_l + 2 a_l (rows)")
-    right.set_ylabel("elimination time / LAPACK floor")
-    right.legend(loc="upper right", fontsize=8)
-    right.set_title("Overhead over the bare LAPACK calls (targets: 5x under 64 "
-                    "rows, 2x from 64)", fontsize=10)
+    _finish_panel(right, "largest block p_l + 2 a_l (rows)",
+                  "elimination time / LAPACK floor",
+                  "Overhead over the bare LAPACK calls (targets: 5x under 64 "
+                  "rows, 2x from 64)", "upper right")
     iris = result["iris_batch"]
     batches = np.array([p["batch"] for p in iris], dtype=float)
     for route, label, color, marker in (
@@ -919,10 +923,8 @@ def plot_bench(result, stem):
         batch_axes.loglog(batches, t, marker=marker, color=color,
                           label=f"{label} (slope {slope:.2f} from batch 10)")
     _value_ticks(batch_axes.xaxis, batches)
-    batch_axes.grid(True, which="major", color="0.9", lw=0.6)
-    batch_axes.set_xlabel("batch size B (Iris flowers)")
-    batch_axes.set_ylabel("time of one factorization and solve (s)")
-    batch_axes.legend(loc="upper left", fontsize=8)
-    batch_axes.set_title("Iris, 16 tanh layers of width 4: cubic against "
-                         "quadratic in B", fontsize=10)
+    _finish_panel(batch_axes, "batch size B (Iris flowers)",
+                  "time of one factorization and solve (s)",
+                  "Iris, 16 tanh layers of width 4: cubic against quadratic "
+                  "in B", "upper left")
     return _save(fig, stem)

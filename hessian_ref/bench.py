@@ -47,12 +47,18 @@ import numpy as np
 from scipy.linalg import LinAlgWarning
 from threadpoolctl import threadpool_limits
 
-from .augmented import augmented_system, hessian_inverse_product, pivot_permutation
+from .augmented import (
+    MACHINE_EPS,
+    augmented_system,
+    hessian_inverse_product,
+    pivot_permutation,
+)
 from .datasets import load_iris
 from .figures import loglog_slope
 from .hvp import hessian_vector_product, hvp_from_blocks
 from .measure import (
     blas_info,
+    dense_damped_hessian,
     dense_inverse_product,
     krylov_inverse_product,
     lapack_floor_seconds,
@@ -94,8 +100,6 @@ SETTINGS = {
 }
 
 WIDTH, BATCH, EPS = 4, 2, 1e-2  # Iris-like widths, batch 2
-
-MACHINE_EPS = float(np.finfo(float).eps)
 
 
 def _sizes(net, batch):
@@ -206,8 +210,7 @@ def _iris_batch_point(batch, repeats):
     system = _pivoted_system(lin, v, EPS)
     riccati = lambda: RiccatiFactorization(lin, EPS).solve(v)
     x_block, x_riccati = _factor_and_solve(*system), riccati()
-    H = hvp_from_blocks(lin, np.eye(net.n_params))
-    A = 0.5 * (H + H.T) + EPS * np.eye(net.n_params)
+    A = dense_damped_hessian(lin, EPS)
     x_dense = np.linalg.solve(A, v)
     cond = float(np.linalg.cond(A))
 

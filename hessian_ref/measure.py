@@ -233,13 +233,19 @@ def pivot_breakdown_problem():
     return net, theta, X, y, lin, float(eps)
 
 
-def dense_inverse_product(net, theta, X, targets, v, eps):
-    """``(H + eps I)^{-1} v`` the dense way: materialise ``H``, then solve."""
-    lin = net.linearize(theta, X, targets)
-    H = hvp_from_blocks(lin, np.eye(net.n_params))
+def dense_damped_hessian(lin, eps):
+    """``H + eps I`` materialised from ``P`` Hessian-vector products on the
+    blocks of `lin`, symmetrised."""
+    H = hvp_from_blocks(lin, np.eye(sum(lin.p)))
     H = 0.5 * (H + H.T)
     H[np.diag_indices_from(H)] += eps
-    return np.linalg.solve(H, v)
+    return H
+
+
+def dense_inverse_product(net, theta, X, targets, v, eps):
+    """``(H + eps I)^{-1} v`` the dense way: materialise ``H``, then solve."""
+    return np.linalg.solve(dense_damped_hessian(net.linearize(theta, X, targets),
+                                                eps), v)
 
 
 def krylov_inverse_product(net, theta, X, targets, v, eps, rtol=KRYLOV_RTOL,

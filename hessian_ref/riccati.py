@@ -153,7 +153,7 @@ def _blockdiag_t_times(blocks, M, out=None):
     """``blockdiag(blocks)^T M`` for ``M`` of shape ``(B rows, k)``, into the
     C-contiguous `out` of shape ``(B cols, k)`` when given."""
     batch, rows, cols = blocks.shape
-    k = M.shape[1] if M.ndim == 2 else 1
+    k = M.shape[1]
     target = None if out is None else out.reshape(batch, cols, k)
     result = np.matmul(blocks.transpose(0, 2, 1), M.reshape(batch, rows, k),
                        out=target)

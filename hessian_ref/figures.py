@@ -602,6 +602,16 @@ def _value_ticks(axis, values):
     axis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
+def _finish_panel(axes, xlabel, ylabel, title, legend_loc, legend_size=8,
+                  title_size=10):
+    """Labels, a light grid, the legend and the title of one panel."""
+    axes.grid(True, which="major", color="0.9", lw=0.6)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.legend(loc=legend_loc, fontsize=legend_size)
+    axes.set_title(title, fontsize=title_size)
+
+
 def plot_time_vs_depth(sweep, stem):
     """Wall time of one solve against depth, one line per route.
 
@@ -640,14 +650,11 @@ def plot_time_vs_depth(sweep, stem):
     for route, t in seconds.items():
         _loglog_route(ax, depths, t, **ROUTES[route])
     _value_ticks(ax.xaxis, depths)
-    ax.grid(True, which="major", color="0.9", lw=0.6)
-    ax.set_xlabel("depth L (layers)")
-    ax.set_ylabel("time (s)")
-    ax.legend(loc="upper left", fontsize=9)
     eps = sweep.get("eps", "n/a")
-    ax.set_title(f"Time of one solve of (H + eps I) x = v against depth\n"
-                 f"(width {width}, batch {batch}, eps = {eps}; slope fitted "
-                 f"over all points shown)", fontsize=11)
+    _finish_panel(ax, "depth L (layers)", "time (s)",
+                  f"Time of one solve of (H + eps I) x = v against depth\n"
+                  f"(width {width}, batch {batch}, eps = {eps}; slope fitted "
+                  f"over all points shown)", "upper left", 9, 11)
     return _save(fig, stem)
 
 
@@ -701,13 +708,11 @@ def plot_time_vs_width(sweep, stem):
                         xytext=(0, 9), ha="center", fontsize=8, color="0.3")
     ax.margins(x=0.08, y=0.15)
     _value_ticks(ax.xaxis, sizes)
-    ax.grid(True, which="major", color="0.9", lw=0.6)
-    ax.set_xlabel("block size p_l + 2 a_l (unknowns per diagonal block of K')")
-    ax.set_ylabel("time (s)")
-    ax.legend(loc="upper left", fontsize=9)
-    ax.set_title(f"Time of one solve against block size, widths h annotated\n"
-                 f"(depth {depth}, batch {batch}; slope fitted over all points shown)",
-                 fontsize=11)
+    _finish_panel(ax, "block size p_l + 2 a_l (unknowns per diagonal block of K')",
+                  "time (s)",
+                  f"Time of one solve against block size, widths h annotated\n"
+                  f"(depth {depth}, batch {batch}; slope fitted over all points "
+                  f"shown)", "upper left", 9, 11)
     return _save(fig, stem)
 
 
@@ -753,12 +758,10 @@ def plot_memory_vs_depth(sweep, stem):
         _loglog_route(ax, depths, band / MIB, "band of K' (storage)",
                       color="black", ls="--", marker="none")
     _value_ticks(ax.xaxis, depths)
-    ax.grid(True, which="major", color="0.9", lw=0.6)
-    ax.set_xlabel("depth L (layers)")
-    ax.set_ylabel("peak memory (MiB)")
-    ax.legend(loc="upper left", fontsize=9)
-    ax.set_title(f"Peak memory of one solve against depth\n"
-                 f"({shape}slope fitted over all points shown)", fontsize=11)
+    _finish_panel(ax, "depth L (layers)", "peak memory (MiB)",
+                  f"Peak memory of one solve against depth\n"
+                  f"({shape}slope fitted over all points shown)", "upper left", 9,
+                  11)
     return _save(fig, stem)
 
 
@@ -820,11 +823,9 @@ def plot_eps_sweep(sweep, stem):
     keep = np.isfinite(guide) & (guide > 0)
     left.loglog(eps[keep], guide[keep], color="0.3", ls="--", lw=1.2,
                 label="cond(H + eps I) * eps_mach")
-    left.grid(True, which="major", color="0.9", lw=0.6)
-    left.set_xlabel("damping eps (units of H)")
-    left.set_ylabel("relative error ||x - x_ref|| / ||x_ref|| (dimensionless)")
-    left.legend(loc="best", fontsize=9)
-    left.set_title("Relative error of the solves", fontsize=10)
+    _finish_panel(left, "damping eps (units of H)",
+                  "relative error ||x - x_ref|| / ||x_ref|| (dimensionless)",
+                  "Relative error of the solves", "best", 9)
 
     ran = np.isfinite(iterations)
     right.semilogx(eps[ran], iterations[ran], color="0.75", lw=1.0, zorder=1)
@@ -834,24 +835,12 @@ def plot_eps_sweep(sweep, stem):
     right.semilogx(eps[failed], iterations[failed], ls="none", marker="X", ms=9,
                    color="tab:red", label="MINRES stopped at 2P iterations")
     right.set_ylim(bottom=0)
-    right.grid(True, which="major", color="0.9", lw=0.6)
-    right.set_xlabel("damping eps (units of H)")
-    right.set_ylabel("MINRES iterations (count)")
-    right.legend(loc="best", fontsize=9)
-    right.set_title("Iterations of MINRES on Hessian-vector products", fontsize=10)
+    _finish_panel(right, "damping eps (units of H)", "MINRES iterations (count)",
+                  "Iterations of MINRES on Hessian-vector products", "best", 9)
     where = f" ({sweep['setting']})" if "setting" in sweep else ""
     fig.suptitle(f"Damping sweep{where}: accuracy of the structured and dense "
                  "solves, and the work a Krylov solver needs", fontsize=11)
     return _save(fig, stem)
-
-
-def _finish_panel(axes, xlabel, ylabel, title, legend_loc):
-    """Labels, a light grid, the legend and a small title for one panel."""
-    axes.grid(True, which="major", color="0.9", lw=0.6)
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.legend(loc=legend_loc, fontsize=8)
-    axes.set_title(title, fontsize=10)
 
 
 def plot_bench(result, stem):
